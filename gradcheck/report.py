@@ -1,0 +1,121 @@
+"""The Report: plain data that every face renders (text table, JSON, pytest message)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ParamResult", "PointResult", "Report", "SOURCES", "STATUSES"]
+
+SOURCES = ("symbolic", "tape", "numeric", "claimed")
+STATUSES = ("ok", "mismatch", "undefined", "nondifferentiable")
+# Worst first when summarising a parameter over many points.
+_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
+
+
+def _number(x: float | None) -> float | None:
+    """JSON has no NaN or infinity: such values become None (the message says why)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass
+class ParamResult:
+    name: str
+    status: str
+    symbolic: float | None = None
+    tape: float | None = None
+    numeric: float | None = None
+    numeric_error: float | None = None
+    claimed: float | None = None
+    culprit: str | None = None
+    rel_error: float | None = None
+    message: str | None = None
+    high_precision: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "status": self.status,
+            **{s: _number(getattr(self, s)) for s in SOURCES},
+            "numeric_error": _number(self.numeric_error),
+            "culprit": self.culprit, "rel_error": _number(self.rel_error),
+            "message": self.message, "high_precision": list(self.high_precision),
+        }
+
+
+@dataclass
+class PointResult:
+    at: dict[str, float]
+    value: float
+    params: list[ParamResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.status == "ok" for p in self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": {k: _number(v) for k, v in self.at.items()},
+                "value": _number(self.value),
+                "params": [p.to_dict() for p in self.params]}
+
+
+@dataclass
+class Report:
+    """What a check found: for every parameter at every point, the sources' values and a status.
+
+    ``ok`` is True only when every status is "ok"; ``exit_code`` is 0 or 1 accordingly
+    (``allow_kinks`` lets non-differentiable points pass).
+    """
+
+    expression: str
+    wrt: list[str]
+    derivatives: dict[str, str]
+    points: list[PointResult]
+    sources: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.points)
+
+    def exit_code(self, allow_kinks: bool = False) -> int:
+        allowed = {"ok", "nondifferentiable"} if allow_kinks else {"ok"}
+        return 0 if all(r.status in allowed for p in self.points for r in p.params) else 1
+
+    def worst(self) -> dict[str, tuple[PointResult, ParamResult]]:
+        """Per parameter, the point where it fared worst (status first, then error)."""
+        out: dict[str, tuple[PointResult, ParamResult]] = {}
+        for point in self.points:
+            for r in point.params:
+                key = (_SEVERITY[r.status], r.rel_error if r.rel_error is not None else -1.0)
+                old = out.get(r.name)
+                if old is None or key > (_SEVERITY[old[1].status],
+                                         old[1].rel_error if old[1].rel_error is not None else -1.0):
+                    out[r.name] = (point, r)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        tally = {s: 0 for s in STATUSES}
+        for point in self.points:
+            for r in point.params:
+                tally[r.status] += 1
+        return tally
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "expression": self.expression, "wrt": list(self.wrt),
+            "derivatives": dict(self.derivatives),
+            "points": [p.to_dict() for p in self.points],
+            "sources": list(self.sources), "skipped": dict(self.skipped),
+            "settings": dict(self.settings), "notes": list(self.notes),
+            "counts": self.counts(),
+        }
+
+    def __str__(self) -> str:
+        from .render import render_table
+        return render_table(self)

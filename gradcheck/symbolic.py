@@ -1,0 +1,158 @@
+"""The symbolic source: SymPy derivatives compiled to vectorised NumPy, and re-evaluated
+with mpmath at high precision when float64 cannot decide a comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import mpmath
+import numpy as np
+import sympy
+
+__all__ = ["Derivatives", "differentiate", "high_precision", "HIGH_PRECISION_DIGITS"]
+
+HIGH_PRECISION_DIGITS = 50
+
+# Heaviside(0) = 1/2 matches the tape's tie rule for max/min and relu.
+_NUMPY_NAMES = [{"Heaviside": lambda x: np.heaviside(x, 0.5)}, "numpy"]
+
+
+def _kink_arguments(expr: sympy.Expr) -> list[sympy.Expr]:
+    """Expressions that are zero exactly where ``expr`` may have a kink."""
+    sites = []
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, (sympy.Abs, sympy.sign, sympy.Heaviside)):
+            sites.append(node.args[0])
+        elif isinstance(node, (sympy.Max, sympy.Min)):
+            args = node.args
+            sites += [a - b for i, a in enumerate(args) for b in args[i + 1:]]
+    return sites
+
+
+def _term_magnitude(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every sum replaced by the sum of its terms' absolute values.
+
+    Evaluated at a point, it bounds the size of the numbers a float64 evaluation adds,
+    so eps times it estimates that evaluation's rounding error under cancellation.
+    """
+    return expr.replace(lambda e: isinstance(e, sympy.Add),
+                        lambda e: sympy.Add(*[sympy.Abs(t) for t in e.args]))
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """An expression, its partial derivatives, and their compiled NumPy forms.
+
+    All compiled functions take keyword arrays (one per free symbol, broadcastable)
+    and return arrays of the broadcast shape.
+    """
+
+    expr: sympy.Expr
+    wrt: tuple[str, ...]
+    exprs: dict[str, sympy.Expr]
+    symbols: tuple[sympy.Symbol, ...]
+    value: Callable[..., np.ndarray]
+    value_magnitude: Callable[..., np.ndarray]
+    gradient: Callable[..., list[np.ndarray]]
+    magnitude: Callable[..., list[np.ndarray]]
+    kinks: dict[str, list[sympy.Expr]]
+    kink_sites: tuple[sympy.Expr, ...]
+    kink_value: Callable[..., list[np.ndarray]] | None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.symbols)
+
+    @property
+    def analytic(self) -> bool:
+        """No kinks anywhere: complex-step differentiation is valid."""
+        return not any(self.kinks.values())
+
+
+def _compile(symbols, exprs) -> Callable:
+    raw = sympy.lambdify(symbols, list(exprs), modules=_NUMPY_NAMES, cse=True)
+
+    def evaluate(**values):
+        arrays = np.broadcast_arrays(*(np.asarray(values[s.name]) for s in symbols))
+        shape = arrays[0].shape if arrays else ()
+        with np.errstate(all="ignore"):
+            out = raw(*arrays)
+        return [np.broadcast_to(np.asarray(o), shape) for o in out]
+
+    return evaluate
+
+
+def differentiate(expr: sympy.Expr, wrt: Sequence[str]) -> Derivatives:
+    """Differentiate ``expr`` by each name in ``wrt`` and compile everything once.
+
+    >>> from gradcheck.parse import parse
+    >>> d = differentiate(parse("w*x**2"), ["w"])
+    >>> str(d.exprs["w"]), float(d.gradient(w=3.0, x=2.0)[0])
+    ('x**2', 4.0)
+    """
+    symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    by_name = {s.name: s for s in symbols}
+    exprs = {p: sympy.diff(expr, by_name[p]) if p in by_name else sympy.Integer(0)
+             for p in wrt}
+    sites = _kink_arguments(expr)
+    kinks = {p: [k for k in sites if p in {s.name for s in k.free_symbols}] for p in wrt}
+    kink_exprs = [k for k in sites if k.free_symbols]
+    value = _compile(symbols, [expr])
+    value_magnitude = _compile(symbols, [_term_magnitude(expr)])
+    return Derivatives(
+        expr=expr,
+        wrt=tuple(wrt),
+        exprs=exprs,
+        symbols=symbols,
+        value=lambda **v: value(**v)[0],
+        value_magnitude=lambda **v: value_magnitude(**v)[0],
+        gradient=_compile(symbols, [exprs[p] for p in wrt]),
+        magnitude=_compile(symbols, [_term_magnitude(exprs[p]) for p in wrt]),
+        kinks=kinks,
+        kink_sites=tuple(kink_exprs),
+        kink_value=_compile(symbols, kink_exprs + [_term_magnitude(k) for k in kink_exprs])
+        if kink_exprs else None,
+    )
+
+
+def high_precision(expr: sympy.Expr, rows: Sequence[dict[str, float]],
+                   reduce: str = "sum", digits: int = HIGH_PRECISION_DIGITS) -> float:
+    """Evaluate ``expr`` with mpmath at ``digits`` digits, summed (or averaged) over rows.
+
+    Inputs are converted to mpmath exactly (a float64 is a dyadic rational), so the only
+    rounding left is mpmath's own, far below float64's.
+    """
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    function = sympy.lambdify(symbols, expr, modules="mpmath")
+    with mpmath.workdps(digits):
+        total = mpmath.mpf(0)
+        for row in rows:
+            try:
+                term = function(*(mpmath.mpf(float(row[s.name])) for s in symbols))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                return float("nan")
+            if isinstance(term, mpmath.mpc):
+                if abs(term.imag) > abs(term) * mpmath.mpf(10) ** (-digits // 2):
+                    return float("nan")
+                term = term.real
+            total += term
+        if reduce == "mean" and rows:
+            total /= len(rows)
+        return float(total)
+
+
+def first_undefined(expr: sympy.Expr, rows: Sequence[dict[str, float]], limit: int = 200) -> str | None:
+    """Name the innermost subexpression that stops being finite at these rows, if any."""
+    arrays = {name: np.array([row[name] for row in rows]) for name in rows[0]} if rows else {}
+    for node in list(sympy.postorder_traversal(expr))[:limit]:
+        if node.is_Atom or not node.free_symbols:
+            continue
+        symbols = tuple(sorted(node.free_symbols, key=lambda s: s.name))
+        values = _compile(symbols, [node])(**{s.name: arrays[s.name] for s in symbols})[0]
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = rows[int(np.flatnonzero(bad)[0])]
+            at = ", ".join(f"{s.name}={row[s.name]:.6g}" for s in symbols)
+            return f"{node} is {values[bad][0]} at {at} (outside its domain or overflowing)"
+    return None
