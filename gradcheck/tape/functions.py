@@ -1,0 +1,200 @@
+"""Module-level tape functions (``exp``, ``maximum``, ``sum``, ...), ``grad``, and NumPy dispatch.
+
+Every argument may be a Tensor or a constant (Python number or array-like).
+
+>>> x = Tensor(0.5, requires_grad=True)
+>>> y = sin(x) * exp(x)
+>>> y.backward()
+>>> round(float(x.grad), 12)  # (cos x + sin x) e**x
+2.237328119798
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from gradcheck.errors import UnsupportedOperation
+from gradcheck.tape.engine import enable_grad
+from gradcheck.tape.primitives import PRIMITIVES
+from gradcheck.tape.tensor import Tensor, apply
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "power",
+    "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+    "sinh", "cosh", "tanh", "abs", "sign", "heaviside", "dirac_delta", "relu", "sigmoid", "softplus",
+    "maximum", "minimum", "matmul", "sum", "mean", "reshape", "transpose", "broadcast_to",
+    "where", "grad", "array_ufunc", "array_function",
+]
+
+ArrayLike = Any  # Tensor, Python number or anything np.asarray accepts
+
+
+def _op(name: str, doc: str) -> Callable[..., Tensor]:
+    """A function applying one primitive positionally (the primitive is looked up once)."""
+    prim = PRIMITIVES[name]
+
+    def op(*xs: ArrayLike) -> Tensor:
+        return apply(prim, *xs)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+# ---------------------------------------------------------------- arithmetic
+add = _op("add", "a + b, broadcasting.\n\n>>> add(Tensor(1.0), 2).item()\n3.0")
+sub = _op("sub", "a - b, broadcasting.\n\n>>> sub(Tensor(1.0), 2).item()\n-1.0")
+mul = _op("mul", "a * b, broadcasting.\n\n>>> mul(Tensor(3.0), 2).item()\n6.0")
+div = _op("div", "a / b, broadcasting.\n\n>>> div(Tensor(3.0), 2).item()\n1.5")
+neg = _op("neg", "-a.\n\n>>> neg(Tensor(3.0)).item()\n-3.0")
+power = _op("pow", "a ** b; both may require grad.\n\n>>> power(Tensor(3.0), 2).item()\n9.0")
+
+# ---------------------------------------------------------------- elementwise functions
+exp = _op("exp", "e ** x.\n\n>>> exp(Tensor(0.0)).item()\n1.0")
+log = _op("log", "Natural logarithm.\n\n>>> log(Tensor(1.0)).item()\n0.0")
+sqrt = _op("sqrt", "Square root.\n\n>>> sqrt(Tensor(4.0)).item()\n2.0")
+sin = _op("sin", "Sine.\n\n>>> sin(Tensor(0.0)).item()\n0.0")
+cos = _op("cos", "Cosine.\n\n>>> cos(Tensor(0.0)).item()\n1.0")
+tan = _op("tan", "Tangent.\n\n>>> tan(Tensor(0.0)).item()\n0.0")
+asin = _op("asin", "Arcsine.\n\n>>> asin(Tensor(0.0)).item()\n0.0")
+acos = _op("acos", "Arccosine.\n\n>>> acos(Tensor(1.0)).item()\n0.0")
+atan = _op("atan", "Arctangent.\n\n>>> atan(Tensor(0.0)).item()\n0.0")
+sinh = _op("sinh", "Hyperbolic sine.\n\n>>> sinh(Tensor(0.0)).item()\n0.0")
+cosh = _op("cosh", "Hyperbolic cosine.\n\n>>> cosh(Tensor(0.0)).item()\n1.0")
+tanh = _op("tanh", "Hyperbolic tangent.\n\n>>> tanh(Tensor(0.0)).item()\n0.0")
+abs = _op("abs", "|x|; gradient sign(x), 0 at 0.\n\n>>> abs(Tensor(-2.0)).item()\n2.0")
+sign = _op("sign", "sign(x); gradient 0.\n\n>>> sign(Tensor(-2.0)).item()\n-1.0")
+dirac_delta = _op("dirac_delta", "DiracDelta(x): 0 off 0, nan at 0; gradient 0.\n\n"
+                  ">>> dirac_delta(Tensor(2.0)).item()\n0.0")
+relu = _op("relu", "max(0, x); gradient 0.5 at 0 (SymPy's Heaviside(0)).\n\n>>> relu(Tensor(-2.0)).item()\n0.0")
+sigmoid = _op("sigmoid", "1 / (1 + e**-x), stable.\n\n>>> sigmoid(Tensor(0.0)).item()\n0.5")
+softplus = _op("softplus", "log(1 + e**x), stable.\n\n>>> softplus(Tensor(-800.0)).item()\n0.0")
+maximum = _op("maximum", "Elementwise max; ties split the gradient 0.5/0.5.\n\n"
+              ">>> maximum(Tensor(1.0), 2.0).item()\n2.0")
+minimum = _op("minimum", "Elementwise min; ties split the gradient 0.5/0.5.\n\n"
+              ">>> minimum(Tensor(1.0), 2.0).item()\n1.0")
+matmul = _op("matmul", "a @ b (NumPy's matmul rules).\n\n"
+             ">>> matmul(Tensor([[1.0, 2.0]]), [3.0, 4.0]).tolist()\n[11.0]")
+
+_HEAVISIDE, _SUM, _MEAN = PRIMITIVES["heaviside"], PRIMITIVES["sum"], PRIMITIVES["mean"]
+_RESHAPE, _TRANSPOSE = PRIMITIVES["reshape"], PRIMITIVES["transpose"]
+_BROADCAST_TO, _WHERE = PRIMITIVES["broadcast_to"], PRIMITIVES["where"]
+
+
+def heaviside(x: ArrayLike, h0: float = 0.5) -> Tensor:
+    """Step function: 0 below 0, ``h0`` at 0, 1 above; gradient 0.
+
+    >>> heaviside(Tensor([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return apply(_HEAVISIDE, x, h0=h0)
+
+
+# ---------------------------------------------------------------- reductions and shape
+def sum(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all by default).
+
+    >>> sum(Tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0).tolist()
+    [4.0, 6.0]
+    """
+    return apply(_SUM, x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis`` (all by default).
+
+    >>> mean(Tensor([1.0, 2.0])).item()
+    1.5
+    """
+    return apply(_MEAN, x, axis=axis, keepdims=keepdims)
+
+
+def reshape(x: ArrayLike, shape: Any) -> Tensor:
+    """Reshape to ``shape``.
+
+    >>> reshape(Tensor([1.0, 2.0]), (2, 1)).shape
+    (2, 1)
+    """
+    return apply(_RESHAPE, x, shape=shape)
+
+
+def transpose(x: ArrayLike, axes: Any = None) -> Tensor:
+    """Permute axes (reverse by default).
+
+    >>> transpose(Tensor([[1.0, 2.0]])).shape
+    (2, 1)
+    """
+    return apply(_TRANSPOSE, x, axes=None if axes is None else tuple(axes))
+
+
+def broadcast_to(x: ArrayLike, shape: Any) -> Tensor:
+    """Broadcast to ``shape``; the gradient is summed back.
+
+    >>> broadcast_to(Tensor(1.0), (2,)).tolist()
+    [1.0, 1.0]
+    """
+    return apply(_BROADCAST_TO, x, shape=shape)
+
+
+def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
+    """``x`` where ``condition`` else ``y``; the condition gets no gradient.
+
+    >>> where(np.array([True, False]), Tensor([1.0, 2.0]), 0.0).tolist()
+    [1.0, 0.0]
+    """
+    return apply(_WHERE, np.asarray(getattr(condition, "data", condition)), x, y)
+
+
+def grad(f: Callable[..., Tensor], *args: ArrayLike) -> tuple[np.ndarray, ...]:
+    """The gradient of scalar ``f`` at ``args``: one array per argument, always a tuple.
+
+    >>> grad(lambda x, y: x * y, 3.0, 4.0)
+    (array(4.), array(3.))
+    """
+    inputs = [Tensor(a, requires_grad=True) for a in args]
+    with enable_grad():
+        out = f(*inputs)
+    if isinstance(out, Tensor) and out.requires_grad:
+        out.backward()
+    return tuple(t.grad if t.grad is not None else np.zeros_like(t.data) for t in inputs)
+
+
+# ---------------------------------------------------------------- NumPy protocol (np.sin(t), array * t)
+_UFUNCS = {
+    np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.negative: neg,
+    np.power: power, np.exp: exp, np.log: log, np.sqrt: sqrt, np.sin: sin, np.cos: cos,
+    np.tan: tan, np.arcsin: asin, np.arccos: acos, np.arctan: atan, np.sinh: sinh,
+    np.cosh: cosh, np.tanh: tanh, np.absolute: abs, np.sign: sign, np.maximum: maximum,
+    np.minimum: minimum, np.matmul: matmul,
+    np.heaviside: lambda x, h0: heaviside(x, float(getattr(h0, "data", h0))),
+}
+_NO_GRAD_UFUNCS = {np.less, np.less_equal, np.greater, np.greater_equal, np.equal,
+                   np.not_equal, np.isnan, np.isinf, np.isfinite}
+_ARRAY_FUNCTIONS = {
+    np.sum: sum, np.mean: mean, np.reshape: reshape, np.transpose: transpose,
+    np.broadcast_to: broadcast_to, np.where: where,
+    np.shape: lambda a: np.shape(a.data), np.ndim: lambda a: np.ndim(a.data),
+    np.size: lambda a, axis=None: np.size(a.data, axis),
+}
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
+    """Run a NumPy ufunc called on a Tensor on the tape; one without a rule is refused."""
+    if method == "__call__" and not kwargs:
+        if ufunc in _UFUNCS:
+            return _UFUNCS[ufunc](*inputs)
+        if ufunc in _NO_GRAD_UFUNCS:
+            return ufunc(*(getattr(x, "data", x) for x in inputs))
+    how = "" if method == "__call__" else f".{method}"
+    raise UnsupportedOperation(f"the tape has no rule for numpy.{ufunc.__name__}{how}"
+                               + (f" with {sorted(kwargs)}" if kwargs else ""))
+
+
+def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
+    """Run a NumPy function called on a Tensor on the tape; one without a rule is refused."""
+    impl = _ARRAY_FUNCTIONS.get(func)
+    if impl is None:
+        raise UnsupportedOperation(f"the tape has no rule for numpy.{func.__name__}")
+    return impl(*args, **kwargs)
