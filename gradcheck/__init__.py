@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "check": "api", "assert_gradients": "api", "GradientMismatch": "api",
-    "DEFAULT_RTOL": "api", "DEFAULT_ATOL": "api",
+    "DEFAULT_RTOL": "defaults", "DEFAULT_ATOL": "defaults",
     "parse": "parse",
     "Report": "report", "PointResult": "report", "ParamResult": "report",
     "GradcheckError": "errors", "ExpressionError": "errors", "InputError": "errors",

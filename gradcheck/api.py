@@ -9,6 +9,7 @@ import numpy as np
 import sympy
 
 from .compare import ROUNDING_ULPS, Estimate, classify
+from .defaults import DEFAULT_ATOL, DEFAULT_POINTS, DEFAULT_RTOL, DEFAULT_SEED
 from .errors import GradcheckError, InputError
 from .evaluate import Batch, choose_points, kink_distance, KINK_RTOL
 from .numeric import METHODS
@@ -20,10 +21,6 @@ from .symbolic import Derivatives, differentiate
 
 __all__ = ["check", "assert_gradients", "GradientMismatch", "DEFAULT_RTOL", "DEFAULT_ATOL"]
 
-# Tight enough that a claim off by a relative 1e-6 always fails; the error bounds of
-# each source, not this, absorb rounding and truncation.
-DEFAULT_RTOL = 1e-8
-DEFAULT_ATOL = 0.0
 EPS = np.finfo(float).eps
 
 
@@ -69,8 +66,8 @@ def _run_tape(problem, batch, skipped) -> dict[str, np.ndarray] | None:
 
 def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
           at: Mapping[str, Any] | None = None, *, data: Mapping[str, Any] | None = None,
-          reduce: str = "sum", claimed: Mapping[str, Any] | None = None, points: int = 1,
-          seed: int = 0, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+          reduce: str = "sum", claimed: Mapping[str, Any] | None = None,
+          points: int = DEFAULT_POINTS, seed: int = DEFAULT_SEED, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
           method: str = "auto", inputs: Sequence[str] | None = None) -> Report:
     """Compute every partial derivative symbolically, on the tape and numerically; compare.
 

@@ -193,5 +193,8 @@ def differentiate_numerically(
                 n_kink = 2 * len(KINK_STEPS) + 1
                 value, error = _estimate(at[p], block[:, :-n_kink], scale_noise, method)
                 kink = _kink(at[p], block[:, -n_kink:], scale_noise)
-            results[p] = NumericDerivative(value, error, kink, method)
+            # where f itself is not finite there is no derivative, whatever the steps say
+            defined = np.isfinite(center)
+            results[p] = NumericDerivative(np.where(defined, value, np.nan),
+                                           np.where(defined, error, np.nan), kink, method)
     return results

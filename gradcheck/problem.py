@@ -86,8 +86,13 @@ def make_problem(expression: str | sympy.Expr, wrt: Sequence[str] | str | None =
                  at: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
                  reduce: str = "sum", inputs: Sequence[str] | None = None) -> Problem:
     """Parse the expression (text) and check every name given against it."""
-    expr = parse(expression) if isinstance(expression, str) else sympy.sympify(expression, strict=True)
-    text = expression if isinstance(expression, str) else str(expression)
+    if isinstance(expression, str):
+        expr, text = parse(expression), expression
+    elif isinstance(expression, sympy.Expr):
+        expr, text = expression, str(expression)
+    else:
+        raise InputError(f"expression must be text or a SymPy expression, got "
+                         f"{type(expression).__name__}")
     names = sorted(s.name for s in expr.free_symbols)
     if not names:
         raise InputError(f"expression {text!r} has no variables to differentiate")

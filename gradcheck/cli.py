@@ -1,0 +1,605 @@
+"""The ``gradcheck`` command: parse arguments, call :func:`gradcheck.check`, render the Report.
+
+A thin layer. Heavy modules (SymPy, NumPy, the library itself) are imported inside the
+command, so ``gradcheck --help`` starts fast.
+
+Exit codes: 0 every source agrees everywhere; 1 at least one mismatch (or a
+non-differentiable / undefined point, unless ``--allow-kinks``); 2 bad input, with a
+one-line ``error:`` message on stderr; 3 an internal error (a bug: please report it).
+No input ever produces a traceback (set ``GRADCHECK_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from gradcheck.errors import ExpressionError, GradcheckError
+
+__all__ = ["main", "cli", "read_data_file", "parse_at", "parse_data", "parse_claims"]
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+PROGRESS_AFTER = 1.0  # seconds a check may run before progress appears on stderr
+GRAPH_FORMATS = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png"}
+STATUS_COLORS = {"ok": "green", "mismatch": "red", "nondifferentiable": "yellow",
+                 "undefined": "yellow"}
+MAX_MESSAGE = 400  # characters of an error message shown (inputs can be huge)
+
+
+class CLIError(GradcheckError):
+    """Bad input detected by the CLI itself (malformed option, unreadable file)."""
+
+
+# --------------------------------------------------------------------------- option parsing
+
+def _printable(text: str) -> str:
+    """``text`` made safe for a terminal: control characters escaped, length capped."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= MAX_MESSAGE else out[:MAX_MESSAGE - 3] + "..."
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CLIError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise CLIError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def _name(text: str, where: str) -> str:
+    name = text.strip()
+    if not name:
+        raise CLIError(f"{where}: missing the variable name before '='")
+    if not name.isidentifier():
+        raise CLIError(f"{where}: {name!r} is not a variable name")
+    return name
+
+
+def _split_list(items: Sequence[str]) -> list[str] | None:
+    """``("w1,w2", "b")`` -> ``["w1", "w2", "b"]``; None when the option was not given."""
+    if not items:
+        return None
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def parse_at(items: Sequence[str]) -> dict[str, float]:
+    """``("x=2", "w1=1,w2=3")`` -> ``{"x": 2.0, "w1": 1.0, "w2": 3.0}``; duplicates are errors."""
+    at: dict[str, float] = {}
+    for item in items:
+        for part in item.split(","):
+            where = f"--at {item}"
+            if "=" not in part:
+                raise CLIError(f"{where}: expected name=value, got {part.strip()!r}")
+            name, value = part.split("=", 1)
+            name = _name(name, where)
+            if name in at:
+                raise CLIError(f"--at: {name!r} is given twice")
+            at[name] = _number(value.strip(), f"{where}: value of {name!r}")
+    return at
+
+
+def parse_data(items: Sequence[str]) -> dict[str, list[float]]:
+    """``("x=1,2,3", "y=2,4,6")`` -> columns; duplicates and empty columns are errors."""
+    data: dict[str, list[float]] = {}
+    for item in items:
+        where = f"--data {item}"
+        if "=" not in item:
+            raise CLIError(f"{where}: expected name=v1,v2,..., e.g. --data x=1,2,3")
+        name, values = item.split("=", 1)
+        name = _name(name, where)
+        if name in data:
+            raise CLIError(f"--data: column {name!r} is given twice")
+        parts = values.split(",")
+        if not values.strip():
+            raise CLIError(f"{where}: column {name!r} has no values")
+        data[name] = [_number(v.strip(), f"{where}: value {i} of {name!r}")
+                      for i, v in enumerate(parts, 1)]
+    return data
+
+
+def parse_claims(items: Sequence[str]) -> dict[str, str]:
+    """``("w1=2*x*w1",)`` -> ``{"w1": "2*x*w1"}`` (the text is parsed by the library)."""
+    claims: dict[str, str] = {}
+    for item in items:
+        where = f"--claim {item}"
+        if "=" not in item:
+            raise CLIError(f"{where}: expected parameter=expression, e.g. --claim w='2*x*(w*x - y)'")
+        name, text = item.split("=", 1)
+        name = _name(name, where)
+        if name in claims:
+            raise CLIError(f"--claim: {name!r} is given twice")
+        if not text.strip():
+            raise CLIError(f"{where}: the claimed gradient of {name!r} is empty")
+        claims[name] = text
+    return claims
+
+
+def read_data_file(path: str) -> dict[str, list[float]]:
+    """Columns from a CSV file with a header row, or a JSON object ``{column: [values]}``.
+
+    Errors name the file and, for CSV, the line.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such data file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path}: is a directory, not a data file") from None
+    except UnicodeDecodeError:
+        raise CLIError(f"{path}: not a UTF-8 text file") from None
+    except OSError as error:
+        raise CLIError(f"{path}: cannot read: {error.strerror or error}") from None
+    if path.lower().endswith(".json"):
+        return _data_from_json(text, path)
+    return _data_from_csv(text, path)
+
+
+def _data_from_json(text: str, path: str) -> dict[str, list[float]]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CLIError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
+    except RecursionError:
+        raise CLIError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(obj, dict) or not obj:
+        raise CLIError(f'{path}: expected a JSON object of columns, e.g. {{"x": [1, 2], "y": [2, 4]}}')
+    data = {}
+    for name, column in obj.items():
+        name = _name(name, f"{path}: column {name!r}")
+        if not isinstance(column, list) or not column:
+            raise CLIError(f"{path}: column {name!r} must be a non-empty list of numbers")
+        values = []
+        for i, v in enumerate(column, 1):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise CLIError(f"{path}: column {name!r}, item {i}: {v!r} is not a number")
+            values.append(_number(str(v), f"{path}: column {name!r}, item {i}"))
+        data[name] = values
+    return data
+
+
+def _data_from_csv(text: str, path: str) -> dict[str, list[float]]:
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    delimiter = max(",;\t", key=first.count) if any(d in first for d in ",;\t") else ","
+    try:
+        rows = list(_numbered_rows(text, delimiter))
+    except csv.Error as error:
+        raise CLIError(f"{path}: not valid CSV: {error}") from None
+    if not rows:
+        raise CLIError(f"{path}: empty file; expected a header row naming the columns, e.g. x,y")
+    header_line, header = rows[0]
+    names = []
+    for name in header:
+        name = _name(name, f"{path}:{header_line}: header")
+        if name in names:
+            raise CLIError(f"{path}:{header_line}: column {name!r} appears twice in the header")
+        names.append(name)
+    if len(rows) == 1:
+        raise CLIError(f"{path}: no data rows after the header")
+    data: dict[str, list[float]] = {n: [] for n in names}
+    for line, row in rows[1:]:
+        if len(row) != len(names):
+            raise CLIError(f"{path}:{line}: {len(row)} value(s), but the header has "
+                           f"{len(names)} column(s) ({', '.join(names)})")
+        for name, cell in zip(names, row):
+            data[name].append(_number(cell.strip(), f"{path}:{line}: column {name!r}"))
+    return data
+
+
+def _numbered_rows(text: str, delimiter: str):
+    """(line number, cells) for every non-blank CSV row."""
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            yield reader.line_num, row
+
+
+# --------------------------------------------------------------------------- presentation
+
+def _use_color(flag: bool | None) -> bool:
+    """Colour on a terminal (or with --color), never with --no-color or NO_COLOR set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if flag is not None:
+        return flag
+    stream = click.get_text_stream("stdout")
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _styler(color: bool):
+    def style(text: str, status: str) -> str:
+        fg = STATUS_COLORS.get(status)
+        return click.style(text, fg=fg, bold=status == "mismatch") if color and fg else text
+    return style
+
+
+def _error(message: str, *extra: str) -> None:
+    click.echo(f"error: {_printable(message)}", err=True)
+    for line in extra:
+        if line:
+            click.echo(line, err=True)
+
+
+class _Progress:
+    """Prints to stderr when the block takes longer than ``after`` seconds.
+
+    On a terminal it keeps an elapsed-time counter on one line; elsewhere it prints one
+    line when the wait starts and one when it ends. Never writes to stdout.
+    """
+
+    def __init__(self, message: str, after: float):
+        self.message, self.after = message, after
+        self.done = threading.Event()
+        self.shown = False
+        self.start = time.monotonic()
+        self.tty = bool(getattr(click.get_text_stream("stderr"), "isatty", lambda: False)())
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "_Progress":
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        if self.done.wait(self.after):
+            return
+        with self.lock:
+            if self.done.is_set():
+                return
+            self.shown = True
+            click.echo(f"{self.message}" + ("" if self.tty else " (this may take a while)"),
+                       err=True, nl=not self.tty)
+        while self.tty and not self.done.wait(0.5):
+            with self.lock:
+                if not self.done.is_set():
+                    elapsed = time.monotonic() - self.start
+                    click.echo(f"\r{self.message} {elapsed:.0f}s", err=True, nl=False)
+
+    def __exit__(self, *exc: Any) -> None:
+        with self.lock:
+            self.done.set()
+        self.thread.join()
+        if self.shown:
+            elapsed = time.monotonic() - self.start
+            click.echo(f"{chr(13) if self.tty else ''}{self.message} done in {elapsed:.1f}s", err=True)
+
+
+# --------------------------------------------------------------------------- the commands
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from gradcheck import __version__
+        click.echo(f"gradcheck {__version__}")
+        ctx.exit(0)
+
+
+class _Group(click.Group):
+    """The ``gradcheck`` group, with errors in one house style and no tracebacks."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name == "help" and "help" not in self.commands:
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        if name and name not in self.commands and not name.startswith("-"):
+            close = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.6)
+            if close:
+                raise click.UsageError(f"no command {name!r}; did you mean {close[0]!r}?", ctx)
+            raise click.UsageError(
+                f"no command {name!r}. To check an expression, run: gradcheck expr {shlex.quote(name)}", ctx)
+        return super().resolve_command(ctx, args)
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        for stream in (sys.stdout, sys.stderr):  # never crash printing a user's odd characters
+            try:
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                pass
+        code = _run_guarded(lambda: super(_Group, self).main(
+            args, prog_name or "gradcheck", complete_var, standalone_mode=False, **extra))
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _run_guarded(run) -> int:
+    """Run click's main; turn every exception into an exit code and a one-line message."""
+    debug = bool(os.environ.get("GRADCHECK_DEBUG"))
+    try:
+        rv = run()
+        return rv if isinstance(rv, int) else EXIT_OK
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+        _error(_usage_message(e) + hint)
+        return EXIT_INPUT
+    except click.ClickException as e:
+        _error(e.format_message())
+        return e.exit_code if e.exit_code else EXIT_INPUT
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        return 130
+    except BrokenPipeError:  # e.g. `gradcheck ... | head -1`
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return EXIT_MISMATCH
+    except GradcheckError as e:
+        _report_gradcheck_error(e)
+        return EXIT_INPUT
+    except Exception as e:  # a bug: one line, never a traceback
+        if debug:
+            raise
+        _error_internal(e)
+        return EXIT_INTERNAL
+
+
+def _usage_message(e: click.UsageError) -> str:
+    message = e.format_message()
+    if isinstance(e, click.MissingParameter) and getattr(e.param, "name", None) == "expression":
+        return "missing the expression to check, e.g. gradcheck expr \"(w*x - y)**2\""
+    if "unexpected extra argument" in message and e.ctx is not None and e.ctx.info_name == "expr":
+        return message.rstrip(".") + "; put the whole expression in quotes, e.g. gradcheck expr \"w*x - y\""
+    return message
+
+
+def _report_gradcheck_error(e: GradcheckError) -> None:
+    caret = getattr(e, "caret", "") if isinstance(e, ExpressionError) else ""
+    message = getattr(e, "message", None) or str(e)
+    if caret and all(c.isprintable() for c in caret.replace("\n", "")):
+        _error(message, caret)
+    else:
+        _error(message)
+
+
+def _error_internal(e: BaseException) -> None:
+    click.echo(f"internal error: {type(e).__name__}: {_printable(str(e))} "
+               "(a bug in gradcheck: please report it with the command you ran; "
+               "GRADCHECK_DEBUG=1 shows the traceback)", err=True)
+
+
+class _ExprCommand(click.Command):
+    """``expr``: lets an expression start with '-' (``gradcheck expr "-log(x)"``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _expression_last(self, ctx, list(args)))
+
+
+def _expression_last(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
+    """Move a lone token like ``-x**2`` (not an option, not an option's value) after ``--``."""
+    if "--" in args:
+        return args
+    takes_value, known = set(), set()
+    for param in command.params:
+        if isinstance(param, click.Option):
+            names = list(param.opts) + list(param.secondary_opts)
+            known.update(names)
+            if not param.is_flag and not param.count:
+                takes_value.update(param.opts)
+    known.update(command.get_help_option_names(ctx))
+    expecting_value = False
+    for i, token in enumerate(args):
+        if expecting_value:
+            expecting_value = False
+            continue
+        if token in takes_value:
+            expecting_value = True
+            continue
+        if token.startswith("-") and len(token) > 1 and not token.startswith("--") and token not in known:
+            return args[:i] + args[i + 1:] + ["--", token]
+    return args
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Check gradients three ways (symbolic, reverse-mode tape, finite differences)
+    and say which source is wrong.
+
+    \b
+    Start here:
+      gradcheck expr "(w*x - y)**2"
+      gradcheck expr "(w*x - y)**2" --wrt w --data x=1,2,3 --data y=2,4,6 --claim w="2*x*(w*x - y)"
+      gradcheck expr "x*w" --at x=2,w=3 --trace
+
+    Exit codes: 0 all sources agree, 1 a mismatch, 2 bad input.
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+
+
+@cli.command("expr", cls=_ExprCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("expression", metavar="EXPR")
+@click.option("--wrt", multiple=True, metavar="W1,W2",
+              help="Parameters to differentiate (default: every variable not in --inputs or --data).")
+@click.option("--inputs", multiple=True, metavar="X,Y", help="Variables held fixed (not differentiated).")
+@click.option("--at", "at_items", multiple=True, metavar="NAME=V[,NAME=V]",
+              help="Pin variables to values; repeat or use commas. Others get seeded values.")
+@click.option("--data", "data_items", multiple=True, metavar="NAME=V1,V2,...",
+              help="A data column; the loss is the expression reduced over the rows.")
+@click.option("--data-file", type=click.Path(dir_okay=False), metavar="FILE.csv|FILE.json",
+              help="Data columns from a CSV file with a header row, or JSON {column: [values]}.")
+@click.option("--reduce", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="How the expression is reduced over data rows.")
+@click.option("--claim", "claim_items", multiple=True, metavar="W=EXPR",
+              help="Your own gradient for a parameter, to be checked too; repeatable.")
+@click.option("--points", type=int, default=1, show_default=True, help="How many seeded points to check.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the points (reproducible).")
+@click.option("--rtol", type=float, default=None, help="Relative tolerance on top of each source's error bound [default: 1e-08].")
+@click.option("--atol", type=float, default=None, help="Absolute tolerance [default: 0].")
+@click.option("--method", type=click.Choice(["auto", "central", "richardson", "complex"]), default="auto",
+              show_default=True, help="Finite-difference scheme.")
+@click.option("--allow-kinks", is_flag=True, help="Non-differentiable points (kinks) do not fail the check.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout, nothing else.")
+@click.option("--trace", is_flag=True, help="Show the tape's backward pass step by step at the first point.")
+@click.option("--graph", "graph_file", metavar="FILE.dot|FILE.svg|FILE.png",
+              help="Write the computational graph (SVG/PNG need Graphviz's 'dot').")
+@click.option("--color/--no-color", default=None, help="Colour the table [default: only on a terminal; never with NO_COLOR set].")
+def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...], at_items: tuple[str, ...],
+                 data_items: tuple[str, ...], data_file: str | None, reduce: str,
+                 claim_items: tuple[str, ...], points: int, seed: int, rtol: float | None,
+                 atol: float | None, method: str, allow_kinks: bool, as_json: bool, trace: bool,
+                 graph_file: str | None, color: bool | None) -> None:
+    """Check every partial derivative of EXPR.
+
+    \b
+    Examples:
+      gradcheck expr "(w*x - y)**2"
+      gradcheck expr "w1*x**2 + w2*x + b" --wrt w1,w2,b --at x=2 --claim w1="2*x*w1"
+      gradcheck expr "(w*x - y)**2" --data-file rows.csv --reduce mean --points 20
+      gradcheck expr "x*w" --at x=2 --at w=3 --trace --graph graph.svg
+    """
+    ctx = click.get_current_context()
+    try:
+        code = _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
+                     points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, color)
+    except GradcheckError as e:
+        _report_gradcheck_error(e)
+        code = EXIT_INPUT
+    except RecursionError:
+        _error("the expression is nested too deeply to process")
+        code = EXIT_INPUT
+    except MemoryError:
+        _error("out of memory: try fewer --points or fewer data rows")
+        code = EXIT_INPUT
+    ctx.exit(code)
+
+
+def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
+          points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, color) -> int:
+    # Everything the CLI can check on its own is checked before the library is imported.
+    if data_items and data_file:
+        raise click.UsageError("give data either with --data or with --data-file, not both")
+    if as_json and trace:
+        raise click.UsageError("--trace prints text, so it cannot be combined with --json")
+    graph_format = None
+    if graph_file is not None:
+        suffix = Path(graph_file).suffix.lower()
+        if suffix not in GRAPH_FORMATS:
+            raise CLIError(f"--graph {graph_file}: unknown format {suffix or '(none)'!r}; "
+                           "use a .dot, .svg or .png file")
+        graph_format = GRAPH_FORMATS[suffix]
+    at = parse_at(at_items)
+    data = read_data_file(data_file) if data_file else parse_data(data_items)
+    claims = parse_claims(claim_items)
+    wrt_list = _split_list(wrt)
+    if wrt and not wrt_list:
+        raise CLIError("--wrt is empty; name at least one parameter, e.g. --wrt w")
+    inputs_list = _split_list(inputs)
+    both = sorted(set(at) & set(data))
+    if both:
+        raise CLIError(f"{both[0]!r} is given both with --at and as a data column; give it one way")
+
+    from gradcheck.api import check  # the heavy import: SymPy, NumPy
+
+    kwargs: dict[str, Any] = {}
+    if rtol is not None:
+        kwargs["rtol"] = rtol
+    if atol is not None:
+        kwargs["atol"] = atol
+    label = f"gradcheck: checking {points} point{'s' if points != 1 else ''}..."
+    with _Progress(label, PROGRESS_AFTER):
+        report = check(expression, wrt_list, at or None, data=data or None, reduce=reduce,
+                       claimed=claims or None, points=points, seed=seed, method=method,
+                       inputs=inputs_list, **kwargs)
+    code = report.exit_code(allow_kinks)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    else:
+        from gradcheck.render import render_table
+        use_color = _use_color(color)
+        click.echo(render_table(report, _styler(use_color), allow_kinks), color=use_color)
+    if trace or graph_file:
+        recording = _record(report, data, "--trace" if trace else "--graph")
+        if recording is None:
+            return EXIT_INPUT
+        if trace:
+            from gradcheck.trace import render_trace
+            click.echo("")
+            click.echo(render_trace(recording))
+        if graph_file:
+            statuses = {name: r.status for name, (_, r) in report.worst().items()}
+            if not _write_graph(recording, statuses, graph_file, graph_format):
+                return EXIT_INPUT
+    return code
+
+
+def _record(report, data, option: str):
+    """The tape's recording at the first checked point, or None (with a message)."""
+    from gradcheck.trace import record
+
+    if "tape" in report.skipped:
+        _error(f"{option}: the tape cannot run this expression: {report.skipped['tape']}")
+        return None
+    try:
+        return record(report.expression, report.wrt, report.points[0].at, data or None,
+                      report.settings.get("reduce", "sum"))
+    except GradcheckError as e:
+        _error(f"{option}: cannot record the tape: {e}")
+        return None
+
+
+def _write_graph(recording, statuses: dict[str, str], path: str, fmt: str | None) -> bool:
+    from gradcheck.trace import render_dot
+
+    dot_text = render_dot(recording, statuses)
+    target = Path(path)
+    try:
+        if fmt is None:
+            target.write_text(dot_text, encoding="utf-8")
+            click.echo(f"graph written to {path}", err=True)
+            return True
+        program = shutil.which("dot")
+        if program is None:
+            fallback = target.with_suffix(".dot")
+            fallback.write_text(dot_text, encoding="utf-8")
+            _error(f"Graphviz 'dot' not found, so {path} was not written: install the graphviz "
+                   f"package (apt-get install graphviz) or use a .dot file; the DOT text is in {fallback}")
+            return False
+        result = subprocess.run([program, f"-T{fmt}", "-o", str(target)], input=dot_text.encode(),
+                                capture_output=True, timeout=60)
+    except OSError as error:
+        _error(f"--graph {path}: cannot write: {error.strerror or error}")
+        return False
+    except subprocess.TimeoutExpired:
+        _error(f"--graph {path}: Graphviz 'dot' took longer than 60 s; try a .dot file")
+        return False
+    if result.returncode != 0:
+        why = result.stderr.decode(errors="replace").strip().splitlines()
+        _error(f"--graph {path}: Graphviz 'dot' failed: {why[0] if why else result.returncode}")
+        return False
+    click.echo(f"graph written to {path}", err=True)
+    return True
+
+
+main = cli  # the console script: ``gradcheck = gradcheck.cli:main``
+
+if __name__ == "__main__":
+    main()
