@@ -27,6 +27,7 @@ REFINED_RTOL = 1e-30
 OBSERVED_FACTOR = 8
 # Re-evaluate when a difference is within this factor of the tolerance (a close call).
 CLOSE_CALL = 0.1
+FAR_BEYOND = 1e4
 
 
 @dataclass
@@ -61,10 +62,14 @@ def _agree(a: Estimate, b: Estimate, rtol: float, atol: float) -> bool:
 
 
 def _needs_refinement(estimates: Mapping[str, Estimate], rtol: float, atol: float) -> bool:
-    """A disagreement, a close call, or rounding too coarse for the requested rtol."""
-    pairs = list(combinations(estimates.values(), 2))
-    for a, b in pairs:
-        if abs(a.value - b.value) > CLOSE_CALL * _tolerance(a, b, rtol, atol):
+    """A close call (either way), or rounding too coarse for the requested rtol.
+
+    A difference far beyond the tolerance (a sign error, a missing factor) is decided
+    without mpmath: refining cannot move float64 values by that much.
+    """
+    for a, b in combinations(estimates.values(), 2):
+        tolerance = _tolerance(a, b, rtol, atol)
+        if CLOSE_CALL * tolerance < abs(a.value - b.value) <= FAR_BEYOND * tolerance:
             return True
     return any(e.uncertainty > rtol * abs(e.value) + atol for e in estimates.values()
                if e.refine is not None)
