@@ -220,8 +220,12 @@ def _use_color(flag: bool | None) -> bool:
         return False
     if flag is not None:
         return flag
-    stream = click.get_text_stream("stdout")
-    return bool(getattr(stream, "isatty", lambda: False)())
+    return _is_terminal("stdout")
+
+
+def _is_terminal(name: str) -> bool:
+    """Whether sys.stdout/sys.stderr is a terminal (click's get_text_stream is deprecated)."""
+    return bool(getattr(getattr(sys, name), "isatty", lambda: False)())
 
 
 def _styler(color: bool):
@@ -250,7 +254,7 @@ class _Progress:
         self.done = threading.Event()
         self.shown = False
         self.start = time.monotonic()
-        self.tty = bool(getattr(click.get_text_stream("stderr"), "isatty", lambda: False)())
+        self.tty = _is_terminal("stderr")
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, daemon=True)
 

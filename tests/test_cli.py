@@ -368,11 +368,7 @@ def test_colour_only_when_asked_or_on_a_terminal(monkeypatch):
 
 
 def test_use_color_follows_the_terminal(monkeypatch):
-    class Terminal:
-        def isatty(self):
-            return True
-
-    monkeypatch.setattr(cli_module.click, "get_text_stream", lambda name: Terminal())
+    monkeypatch.setattr(cli_module, "_is_terminal", lambda name: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert cli_module._use_color(None) is True
     assert cli_module._use_color(False) is False
