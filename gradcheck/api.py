@@ -11,7 +11,7 @@ import sympy
 from .compare import ROUNDING_ULPS, Estimate, classify
 from .defaults import DEFAULT_ATOL, DEFAULT_POINTS, DEFAULT_RTOL, DEFAULT_SEED
 from .errors import GradcheckError, InputError
-from .evaluate import Batch, choose_points, kink_distance, KINK_RTOL
+from .evaluate import Batch, choose_points, kinks
 from .numeric import METHODS
 from .problem import check_points, make_problem
 from .report import ParamResult, PointResult, Report
@@ -49,11 +49,10 @@ def _undefined_reason(derivs: Derivatives, batch: Batch, index: int, value: floa
             else f"the function is not finite here (value {value})")
 
 
-def _kink_reason(derivs: Derivatives, distances: np.ndarray, p: str, index: int) -> str | None:
-    for site, distance in zip(derivs.kink_sites, distances[:, index]):
-        if distance <= KINK_RTOL and site in derivs.kinks[p]:
-            return f"kink: {site} = 0 here, so the derivative does not exist (one-sided slopes differ)"
-    return None
+def _kink_reason(site: str | None) -> str | None:
+    if site is None:
+        return None
+    return f"kink: {site} = 0 here, so the derivative does not exist (one-sided slopes differ)"
 
 
 def _run_tape(problem, batch, skipped) -> dict[str, np.ndarray] | None:
@@ -68,11 +67,13 @@ def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
           at: Mapping[str, Any] | None = None, *, data: Mapping[str, Any] | None = None,
           reduce: str = "sum", claimed: Mapping[str, Any] | None = None,
           points: int = DEFAULT_POINTS, seed: int = DEFAULT_SEED, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-          method: str = "auto", inputs: Sequence[str] | None = None) -> Report:
+          method: str = "auto", inputs: Sequence[str] | None = None, **options: Any) -> Report:
     """Compute every partial derivative symbolically, on the tape and numerically; compare.
 
     Args:
-        expression: text such as ``"w1*x**2 + w2*x + b"`` (parsed safely) or a SymPy expression.
+        expression: text such as ``"w1*x**2 + w2*x + b"`` (parsed safely), a SymPy
+            expression, or a Python function taking its arguments by name (see
+            gradcheck.models.check_function, whose ``options`` pass through).
         wrt: parameters to differentiate; default every variable that is not an input
             or a data column.
         at: values for some or all variables; the rest get seeded values in the domain.
@@ -95,6 +96,8 @@ def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
     >>> r.ok, r.derivatives["w1"]
     (True, 'x**2')
     """
+    if callable(expression) or options:  # a Python function model (gradcheck/models)
+        return check_function(expression, wrt, at, data=data, reduce=reduce, claimed=claimed, points=points, seed=seed, rtol=rtol, atol=atol, method=method, inputs=inputs, **options)
     _check_options(rtol, atol, method)
     problem = make_problem(expression, wrt, at, data, reduce, inputs)
     count = check_points(points)
@@ -112,7 +115,7 @@ def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
         tape = _run_tape(problem, batch, skipped)
         numeric = numeric_source(derivs, batch, method)
         claimed_values = claimed_source(claims, batch)
-        distances = kink_distance(derivs, batch)
+        kinked = kinks(derivs, batch)
     sources = ["symbolic"] + (["tape"] if tape is not None else []) + ["numeric"]
     sources += ["claimed"] if claims else []
     point_results = []
@@ -133,7 +136,7 @@ def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
                     float(claimed_values[p][i]), rounding,
                     refiner(claim.expr, batch, i) if claim.expr is not None else None)
             verdict = classify(estimates, rtol, atol, undefined=undefined,
-                               kink=_kink_reason(derivs, distances, p, i))
+                               kink=_kink_reason(kinked[p][i]))
             params.append(_param_result(p, verdict, estimates, n.error[i]))
         point_results.append(PointResult({k: float(v[i]) for k, v in batch.values.items()},
                                          float(value[i]), params))

@@ -10,7 +10,7 @@ import numpy as np
 from .problem import Problem, candidate_values
 from .symbolic import Derivatives
 
-__all__ = ["Batch", "reduce_rows", "choose_points", "KINK_RTOL"]
+__all__ = ["Batch", "reduce_rows", "choose_points", "kink_distance", "kinks", "KINK_RTOL"]
 
 # A kink site closer to zero than this (relative to its terms) is "at" the kink.
 KINK_RTOL = 1e-12
@@ -52,19 +52,40 @@ def reduce_rows(array: np.ndarray, problem: Problem) -> np.ndarray:
     return array.sum(axis=-1) if problem.reduce == "sum" else array.mean(axis=-1)
 
 
-def kink_distance(derivs: Derivatives, batch: Batch) -> np.ndarray:
-    """Per kink site and point: the smallest |site| / |its terms| over the data rows."""
-    if derivs.kink_value is None:
-        return np.full((0, batch.size), np.inf)
-    out = derivs.kink_value(**batch.arguments())
-    n = len(derivs.kink_sites)
+def _site_ratios(out: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """|site| / |its terms| per site, point (and data row): 0 exactly on the kink."""
     ratios = []
-    for site, magnitude in zip(out[:n], out[n:]):
+    for site, magnitude in zip(out[:n], out[n:2 * n]):
         with np.errstate(all="ignore"):
             r = np.abs(site) / np.maximum(np.abs(magnitude), np.finfo(float).tiny)
-        r = np.where(site == 0, 0.0, r)
-        ratios.append(r.min(axis=-1) if batch.problem.data else r)
-    return np.array(ratios).reshape(n, batch.size)
+        ratios.append(np.where(site == 0, 0.0, r))
+    return ratios
+
+
+def kink_distance(derivs: Derivatives, batch: Batch) -> np.ndarray:
+    """Per kink site and point: the smallest relative distance to it over the data rows."""
+    if derivs.kink_value is None:
+        return np.full((0, batch.size), np.inf)
+    n = len(derivs.kink_sites)
+    ratios = _site_ratios(derivs.kink_value(**batch.arguments()), n)
+    rows = [r.min(axis=-1) if batch.problem.data else r for r in ratios]
+    return np.array(rows).reshape(n, batch.size)
+
+
+def kinks(derivs: Derivatives, batch: Batch) -> dict[str, list[str | None]]:
+    """Per parameter and point: the kink site the point sits on and moving p crosses."""
+    found: dict[str, list[str | None]] = {p: [None] * batch.size for p in derivs.wrt}
+    if derivs.kink_value is None:
+        return found
+    n, count = len(derivs.kink_sites), len(derivs.wrt)
+    out = derivs.kink_value(**batch.arguments())
+    for i, ratio in enumerate(_site_ratios(out, n)):
+        for j, p in enumerate(derivs.wrt):
+            hit = (ratio <= KINK_RTOL) & (out[2 * n + i * count + j] != 0)
+            hit = hit.any(axis=-1) if batch.problem.data else hit
+            for point in np.flatnonzero(hit):
+                found[p][point] = found[p][point] or str(derivs.kink_sites[i])
+    return found
 
 
 def _usable(derivs: Derivatives, batch: Batch) -> np.ndarray:

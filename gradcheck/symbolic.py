@@ -59,6 +59,7 @@ class Derivatives:
     magnitude: Callable[..., list[np.ndarray]]
     kinks: dict[str, list[sympy.Expr]]
     kink_sites: tuple[sympy.Expr, ...]
+    # [sites..., their term magnitudes..., d(site)/d(p) for each site and p in wrt]
     kink_value: Callable[..., list[np.ndarray]] | None
 
     @property
@@ -98,7 +99,10 @@ def differentiate(expr: sympy.Expr, wrt: Sequence[str]) -> Derivatives:
              for p in wrt}
     sites = _kink_arguments(expr)
     kinks = {p: [k for k in sites if p in {s.name for s in k.free_symbols}] for p in wrt}
-    kink_exprs = [k for k in sites if k.free_symbols]
+    kink_exprs = [-k if k.could_extract_minus_sign() else k for k in sites if k.free_symbols]
+    # a kink matters for p only where moving p crosses it: d(site)/dp != 0 there
+    slopes = [sympy.diff(k, by_name[p]) if p in by_name else sympy.Integer(0)
+              for k in kink_exprs for p in wrt]
     value = _compile(symbols, [expr])
     value_magnitude = _compile(symbols, [_term_magnitude(expr)])
     return Derivatives(
@@ -112,7 +116,7 @@ def differentiate(expr: sympy.Expr, wrt: Sequence[str]) -> Derivatives:
         magnitude=_compile(symbols, [_term_magnitude(exprs[p]) for p in wrt]),
         kinks=kinks,
         kink_sites=tuple(kink_exprs),
-        kink_value=_compile(symbols, kink_exprs + [_term_magnitude(k) for k in kink_exprs])
+        kink_value=_compile(symbols, kink_exprs + [_term_magnitude(k) for k in kink_exprs] + slopes)
         if kink_exprs else None,
     )
 

@@ -230,3 +230,10 @@ def test_assert_gradients_raises_with_the_table():
         gradcheck.assert_gradients("sin(w*x)", at={"w": 0.5, "x": 2.0}, claimed={"w": "cos(w*x)"})
     assert "claimed" in str(info.value) and "w" in str(info.value)
     assert math.isfinite(only(info.value.report, "w").rel_error)
+
+
+def test_a_kink_only_counts_for_parameters_that_cross_it():
+    # relu(w*x) at w=0: moving w crosses the switch, moving x does not (it stays 0)
+    r = check("relu(w*x)", at={"w": 0.0, "x": 2.0})
+    assert only(r, "w").status == "nondifferentiable"
+    assert only(r, "x").status == "ok" and only(r, "x").symbolic == 0.0
