@@ -27,6 +27,8 @@ BASE_EXPONENTS = np.arange(-1, -41, -2)
 # Steps for the one-sided kink test, relative to min(1, |x|) (or 1 at x = 0).
 KINK_STEPS = np.array([2.0 ** -10, 2.0 ** -17, 2.0 ** -24])
 COMPLEX_STEP = 1e-100
+# Largest batch handed to f at once (rows times numbers per row): bounds memory.
+MAX_BATCH = 4_000_000
 # A function evaluation is trusted to this many ulps of its magnitude.
 EVAL_ULPS = 16
 
@@ -145,19 +147,49 @@ def _lower_weights() -> np.ndarray:
     return table[-1]
 
 
+def _perturbed_values(f, at, offsets, row_size) -> dict[str, np.ndarray]:
+    """f at every perturbed point, shape (B, K) per parameter: as few calls as memory
+    allows (one for small problems), each row a copy of its point with one entry moved."""
+    names = list(at)
+    budget = max(1, MAX_BATCH // max(len(names), row_size))
+    blocks: dict[str, np.ndarray] = {}
+    group: list[str] = []
+    for p in list(offsets) + [None]:
+        rows = sum(offsets[q].size for q in group)
+        if group and (p is None or rows + offsets[p].size > budget):
+            dtype = offsets[group[0]].dtype
+            point = np.concatenate([np.repeat(np.arange(offsets[q].shape[0]), offsets[q].shape[1])
+                                    for q in group])
+            flat = {name: at[name][point].astype(dtype) for name in names}
+            start = 0
+            for q in group:
+                flat[q][start:start + offsets[q].size] += offsets[q].ravel()
+                start += offsets[q].size
+            values, start = np.asarray(f(**flat)), 0
+            for q in group:
+                blocks[q] = values[start:start + offsets[q].size].reshape(offsets[q].shape)
+                start += offsets[q].size
+            group = []
+        if p is not None:
+            group.append(p)
+    return blocks
+
+
 def differentiate_numerically(
     f: Callable[..., np.ndarray],
     at: Mapping[str, np.ndarray],
     wrt: Sequence[str],
     method: str = "richardson",
     noise: Callable[..., np.ndarray] | None = None,
+    row_size: int = 1,
 ) -> dict[str, NumericDerivative]:
     """Finite-difference derivatives of ``f`` by each name in ``wrt``, at B points.
 
     ``f`` takes keyword arrays of shape (K,) (every name in ``at``) and returns (K,)
     values; ``at`` maps names to arrays of shape (B,). ``noise`` (same call signature)
     bounds the absolute rounding error of one evaluation of ``f``; by default
-    EVAL_ULPS ulps of |f|.
+    EVAL_ULPS ulps of |f|. ``row_size`` is how many numbers ``f`` handles per row (e.g.
+    data rows), to size the batches.
 
     >>> import numpy as np
     >>> d = differentiate_numerically(lambda x: np.sin(x), {"x": np.array([0.5])}, ["x"])
@@ -169,23 +201,15 @@ def differentiate_numerically(
     at = {k: np.asarray(v, dtype=float) for k, v in at.items()}
     b = len(next(iter(at.values())))
     offsets = {p: _offsets(at[p], method) for p in wrt}
-    batch = {k: [] for k in at}
-    for p in wrt:
-        k = offsets[p].shape[1]
-        for name, values in at.items():
-            column = np.repeat(values[:, None], k, axis=1).astype(offsets[p].dtype)
-            batch[name].append((column + offsets[p] if name == p else column).ravel())
-    flat = {k: np.concatenate(v) for k, v in batch.items()}
     with np.errstate(all="ignore"):
-        values = np.asarray(f(**flat))
+        blocks = _perturbed_values(f, at, offsets, row_size)
+    with np.errstate(all="ignore"):
         center = np.asarray(f(**at), dtype=float)
         scale_noise = (np.asarray(noise(**at), dtype=float) if noise is not None
                        else EVAL_ULPS * EPS * np.abs(center))
-        results, start = {}, 0
+        results = {}
         for p in wrt:
-            k = offsets[p].shape[1]
-            block = values[start:start + b * k].reshape(b, k)
-            start += b * k
+            block = blocks[p]
             if method == "complex":
                 value, error = _estimate(at[p], block, scale_noise, method)
                 kink = np.zeros(b, dtype=bool)

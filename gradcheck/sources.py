@@ -100,14 +100,15 @@ def numeric_source(derivs: Derivatives, batch: Batch, method: str) -> dict[str, 
 
     if method == "auto":
         method = "complex" if derivs.analytic else "richardson"
-    result = differentiate_numerically(objective, batch.values, problem.wrt, method, noise)
+    size = max(1, problem.rows)
+    result = differentiate_numerically(objective, batch.values, problem.wrt, method, noise, size)
     if method == "complex":  # where complex arithmetic misbehaves, fall back per point
         fallback = None
         for p, r in result.items():
             bad = ~np.isfinite(r.value)
             if bad.any():
                 fallback = fallback or differentiate_numerically(
-                    objective, batch.values, problem.wrt, "richardson", noise)
+                    objective, batch.values, problem.wrt, "richardson", noise, size)
                 f = fallback[p]
                 result[p] = NumericDerivative(np.where(bad, f.value, r.value),
                                               np.where(bad, f.error, r.error), f.kink, "complex")

@@ -13,6 +13,8 @@ import sympy
 __all__ = ["Derivatives", "differentiate", "high_precision", "HIGH_PRECISION_DIGITS"]
 
 HIGH_PRECISION_DIGITS = 50
+CSE_NODES = 1_000
+SUM_CHUNK = 256
 
 # Heaviside(0) = 1/2 matches the tape's tie rule for max/min and relu. The numpy module
 # object (not the string "numpy") spares lambdify a star-import that loads f2py (0.6 s).
@@ -37,8 +39,25 @@ def _term_magnitude(expr: sympy.Expr) -> sympy.Expr:
     Evaluated at a point, it bounds the size of the numbers a float64 evaluation adds,
     so eps times it estimates that evaluation's rounding error under cancellation.
     """
+    # evaluate=False: Abs would otherwise query assumptions on every term (slow for big sums)
     return expr.replace(lambda e: isinstance(e, sympy.Add),
-                        lambda e: sympy.Add(*[sympy.Abs(t) for t in e.args]))
+                        lambda e: sympy.Add(*[sympy.Abs(t, evaluate=False) for t in e.args]))
+
+
+def _sparse_diff(expr: sympy.Expr, wrt: Sequence[str]) -> dict[str, sympy.Expr]:
+    """d(expr)/dp for each p, differentiating only the terms of a sum that contain p.
+
+    A loss is usually a sum; indexing its terms by symbol once makes n derivatives of an
+    n-term sum cost O(n) instead of O(n**2) (sympy.diff walks every term every time).
+    """
+    terms = expr.args if isinstance(expr, sympy.Add) else (expr,)
+    holding: dict[str, list[sympy.Expr]] = {}
+    symbols: dict[str, sympy.Symbol] = {}
+    for term in terms:
+        for s in term.free_symbols:
+            holding.setdefault(s.name, []).append(term)
+            symbols[s.name] = s
+    return {p: sympy.Add(*[sympy.diff(t, symbols[p]) for t in holding.get(p, [])]) for p in wrt}
 
 
 @dataclass(frozen=True)
@@ -72,15 +91,30 @@ class Derivatives:
         return not any(self.kinks.values())
 
 
+def _pieces(expr: sympy.Expr) -> list[sympy.Expr]:
+    """A huge sum split into sums of at most SUM_CHUNK terms: Python's compiler recurses
+    once per term of a generated a + b + c + ... and fails near a few thousand."""
+    if not isinstance(expr, sympy.Add) or len(expr.args) <= SUM_CHUNK:
+        return [expr]
+    terms = expr.args
+    return [sympy.Add(*terms[i:i + SUM_CHUNK]) for i in range(0, len(terms), SUM_CHUNK)]
+
+
 def _compile(symbols, exprs) -> Callable:
-    raw = sympy.lambdify(symbols, list(exprs), modules=_NUMPY_NAMES, cse=True)
+    pieces = [_pieces(e) for e in exprs]
+    flat = [piece for group in pieces for piece in group]
+    # CSE pays for itself on models with shared subexpressions, but its cost grows faster
+    # than linearly: above CSE_NODES nodes (thousands of parameters) it is left out.
+    size = sum(sympy.count_ops(e, visual=False) + 1 for e in flat)
+    raw = sympy.lambdify(symbols, flat, modules=_NUMPY_NAMES, cse=size <= CSE_NODES)
+    bounds = np.cumsum([0] + [len(group) for group in pieces])
 
     def evaluate(**values):
         arrays = np.broadcast_arrays(*(np.asarray(values[s.name]) for s in symbols))
         shape = arrays[0].shape if arrays else ()
         with np.errstate(all="ignore"):
-            out = raw(*arrays)
-        return [np.broadcast_to(np.asarray(o), shape) for o in out]
+            out = [np.broadcast_to(np.asarray(o), shape) for o in raw(*arrays)]
+            return [out[a] if b == a + 1 else sum(out[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
     return evaluate
 
@@ -95,8 +129,7 @@ def differentiate(expr: sympy.Expr, wrt: Sequence[str]) -> Derivatives:
     """
     symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     by_name = {s.name: s for s in symbols}
-    exprs = {p: sympy.diff(expr, by_name[p]) if p in by_name else sympy.Integer(0)
-             for p in wrt}
+    exprs = _sparse_diff(expr, wrt)
     sites = _kink_arguments(expr)
     kinks = {p: [k for k in sites if p in {s.name for s in k.free_symbols}] for p in wrt}
     kink_exprs = [-k if k.could_extract_minus_sign() else k for k in sites if k.free_symbols]
