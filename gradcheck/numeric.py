@@ -43,15 +43,19 @@ class NumericDerivative:
     method: str
 
 
-def _richardson_weights() -> np.ndarray:
-    """Weights w such that w @ [D(h), D(h/2), D(h/4), D(h/8)] is the extrapolated value."""
-    table = [np.eye(LEVELS)[j] for j in range(LEVELS)]
-    for i in range(1, LEVELS):
+def _extrapolation_weights(levels: int) -> np.ndarray:
+    """Weights w such that w @ [D(h), D(h/2), ...] (``levels`` of them) is the Richardson
+    extrapolation of central differences, which cancels h**2, h**4, ... in turn."""
+    table = [np.eye(levels)[j] for j in range(levels)]
+    for i in range(1, levels):
         table = [table[j] + (table[j] - table[j - 1]) / (4 ** i - 1) for j in range(1, len(table))]
     return table[-1]
 
 
-WEIGHTS = _richardson_weights()
+WEIGHTS = _extrapolation_weights(LEVELS)
+# One order lower, from the three smallest steps: its distance to WEIGHTS' value is the
+# truncation error estimate.
+LOWER_WEIGHTS = _extrapolation_weights(LEVELS - 1)
 
 
 def _pow2(h: np.ndarray) -> np.ndarray:
@@ -122,7 +126,7 @@ def _richardson(x, fm, noise):
     f = fm.reshape(h.shape[:3] + (LEVELS, 2))
     d = (f[..., 0] - f[..., 1]) / (2 * h)
     value = d @ WEIGHTS
-    lower = d[..., 1:] @ _lower_weights()
+    lower = d[..., 1:] @ LOWER_WEIGHTS
     # rounding of each difference: the evaluation noise where f was actually evaluated
     local = np.maximum(noise[:, None, None, None], EVAL_ULPS * EPS * np.abs(f).max(axis=-1))
     rounding = (np.abs(WEIGHTS) * local / h).sum(axis=-1)
@@ -137,14 +141,6 @@ def _richardson(x, fm, noise):
     chosen = np.where(agree & (ea <= eb), va, vb)
     bound = np.where(agree, np.minimum(ea, eb), np.abs(va - vb) + np.maximum(ea, eb))
     return chosen, np.where(np.isinf(ea) & np.isinf(eb), np.nan, bound)
-
-
-def _lower_weights() -> np.ndarray:
-    """Weights of the order-h**6 extrapolation from the three smallest steps (error check)."""
-    table = [np.eye(LEVELS - 1)[j] for j in range(LEVELS - 1)]
-    for i in range(1, LEVELS - 1):
-        table = [table[j] + (table[j] - table[j - 1]) / (4 ** i - 1) for j in range(1, len(table))]
-    return table[-1]
 
 
 def _perturbed_values(f, at, offsets, row_size) -> dict[str, np.ndarray]:
