@@ -38,8 +38,17 @@ def _numeric_cell(r: ParamResult) -> str:
     return f"{format_number(r.numeric)} ± {r.numeric_error:.1g}"
 
 
+def _name_cell(r: ParamResult) -> str:
+    """A tensor parameter's row is its worst element (or direction, with projection)."""
+    if r.projection is not None:
+        return f"{r.name} (direction {r.worst_index} of {r.projection})"
+    if r.is_tensor and isinstance(r.worst_index, tuple):
+        return f"{r.name}[{', '.join(map(str, r.worst_index))}]"
+    return r.name
+
+
 def _row(report: Report, point: PointResult, r: ParamResult, many: bool) -> list[str]:
-    cells = [r.name, report.derivatives.get(r.name, "")]
+    cells = [_name_cell(r), report.derivatives.get(r.name, "")]
     if len(cells[1]) > 40:
         cells[1] = cells[1][:37] + "..."
     cells += [format_number(r.symbolic), format_number(r.tape), _numeric_cell(r)]
@@ -89,7 +98,8 @@ def render_table(report: Report, style: Style = _plain, allow_kinks: bool = Fals
                      "data rows of the expression")
     if not many and report.points:
         p = report.points[0]
-        lines.append(f"at {format_point(p.at)}  (value {format_number(p.value)})")
+        where = f"at {format_point(p.at)}  " if p.at else ""
+        lines.append(f"{where}(value {format_number(p.value)})")
     elif many:
         lines.append(f"checked at {len(report.points)} points; each row shows the worst")
     body = _layout([header] + rows)

@@ -35,15 +35,41 @@ class ParamResult:
     rel_error: float | None = None
     message: str | None = None
     high_precision: tuple[str, ...] = ()
+    # Tensor parameters of function models: the source values above are the worst
+    # element's (or, with random projection, the worst direction's).
+    shape: tuple[int, ...] | None = None
+    elements: int | None = None
+    worst_index: tuple[int, ...] | int | None = None  # a direction's number with projection
+    max_abs_error: float | None = None  # largest spread between sources, any element
+    max_rel_error: float | None = None
+    mismatches: int | None = None  # elements (or directions) whose status is mismatch
+    projection: int | None = None  # directions checked instead of elements, if any
+    per_element: list[dict[str, Any]] | None = None  # only on request
+
+    @property
+    def is_tensor(self) -> bool:
+        return bool(self.shape) or self.projection is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name, "status": self.status,
             **{s: _number(getattr(self, s)) for s in SOURCES},
             "numeric_error": _number(self.numeric_error),
             "culprit": self.culprit, "rel_error": _number(self.rel_error),
             "message": self.message, "high_precision": list(self.high_precision),
         }
+        if self.is_tensor:
+            worst = self.worst_index
+            out.update({
+                "shape": list(self.shape or ()), "elements": self.elements,
+                "worst_index": list(worst) if isinstance(worst, tuple) else worst,
+                "max_abs_error": _number(self.max_abs_error),
+                "max_rel_error": _number(self.max_rel_error),
+                "mismatches": self.mismatches, "projection": self.projection})
+            if self.per_element is not None:
+                out["per_element"] = [{k: _number(v) if isinstance(v, float) else v
+                                       for k, v in e.items()} for e in self.per_element]
+        return out
 
 
 @dataclass

@@ -21,6 +21,8 @@ UNARY = {
     "exp": (sympy.exp(x), [-3.0, 0.5, 4.0]),
     "log": (sympy.log(x), [0.1, 1.5, 30.0]),
     "sqrt": (sympy.sqrt(x), [0.25, 2.0, 9.5]),
+    "log1p": (sympy.log(1 + x), [-0.5, 1e-10, 3.0]),
+    "expm1": (sympy.exp(x) - 1, [-2.0, 1e-10, 3.0]),
     "sin": (sympy.sin(x), [-2.0, 0.3, 4.0]),
     "cos": (sympy.cos(x), [-2.0, 0.3, 4.0]),
     "tan": (sympy.tan(x), [-1.2, 0.3, 1.4]),

@@ -1,23 +1,23 @@
 """The reverse-mode tape: Tensor, the derivative table, tracing, and the SymPy bridge."""
 
 from gradcheck.tape.bridge import SYMPY_PRIMITIVES, evaluate
-from gradcheck.tape.engine import enable_grad, is_grad_enabled, no_grad
+from gradcheck.tape.engine import enable_grad, is_grad_enabled, no_grad, strict
 from gradcheck.tape.functions import (
-    abs, acos, add, asin, atan, broadcast_to, cos, cosh, dirac_delta, div, exp, grad, heaviside, log,
-    matmul, maximum, mean, minimum, mul, neg, power, relu, reshape, sigmoid, sign, sin,
-    sinh, softplus, sqrt, sub, sum, tan, tanh, transpose, where,
+    abs, acos, add, amax, amin, asin, atan, broadcast_to, clip, cos, cosh, dirac_delta, div, dot,
+    exp, expm1, grad, heaviside, log, log1p, matmul, maximum, mean, minimum, mul, neg, power, relu,
+    reshape, sigmoid, sign, sin, sinh, softplus, sqrt, sub, sum, tan, tanh, transpose, where,
 )
 from gradcheck.tape.primitives import PRIMITIVES, Primitive, get_primitive, unbroadcast
 from gradcheck.tape.tensor import Tensor, apply
 from gradcheck.tape.trace import Graph, GraphNode, TraceStep, graph, trace_backward
 
 __all__ = [
-    "Tensor", "apply", "no_grad", "enable_grad", "is_grad_enabled", "grad",
+    "Tensor", "apply", "no_grad", "enable_grad", "is_grad_enabled", "strict", "grad",
     "PRIMITIVES", "Primitive", "get_primitive", "unbroadcast",
     "add", "sub", "mul", "div", "neg", "power",
-    "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
     "abs", "sign", "heaviside", "dirac_delta", "relu", "sigmoid", "softplus", "maximum", "minimum",
-    "matmul", "sum", "mean", "reshape", "transpose", "broadcast_to", "where",
+    "matmul", "dot", "sum", "mean", "amax", "amin", "clip", "reshape", "transpose", "broadcast_to", "where",
     "trace_backward", "graph", "TraceStep", "Graph", "GraphNode",
     "evaluate", "SYMPY_PRIMITIVES",
 ]

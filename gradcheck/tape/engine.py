@@ -20,12 +20,14 @@ import numpy as np
 from gradcheck.errors import GradcheckError
 from gradcheck.tape.primitives import Primitive
 
-__all__ = ["Node", "no_grad", "enable_grad", "is_grad_enabled", "backward", "reachable_nodes"]
+__all__ = ["Node", "no_grad", "enable_grad", "is_grad_enabled", "strict", "backward",
+           "reachable_nodes"]
 
 Hook = Callable[["Node", np.ndarray, list], None]
 
 _ids = itertools.count()
 _enabled = True  # read by tensor.apply on every operation
+_strict = False  # read by Tensor's conversions (float(), np.asarray, ...): see strict()
 
 
 class Node:
@@ -86,6 +88,21 @@ def _grad_mode(on: bool) -> Iterator[None]:
         yield
     finally:
         _enabled = previous
+
+
+@contextlib.contextmanager
+def strict() -> Iterator[None]:
+    """Inside the block, turning a tensor that requires grad into a float or a plain array
+    raises UnsupportedOperation: its value would leave the tape (``math.exp(w)``,
+    ``float(w)``, ``np.asarray(w)``) and the gradient through it would be silently lost.
+    Checks trace user functions in this mode.
+    """
+    global _strict
+    previous, _strict = _strict, True
+    try:
+        yield
+    finally:
+        _strict = previous
 
 
 def is_grad_enabled() -> bool:

@@ -24,8 +24,9 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "power",
     "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
     "sinh", "cosh", "tanh", "abs", "sign", "heaviside", "dirac_delta", "relu", "sigmoid", "softplus",
-    "maximum", "minimum", "matmul", "sum", "mean", "reshape", "transpose", "broadcast_to",
-    "where", "grad", "array_ufunc", "array_function",
+    "maximum", "minimum", "matmul", "sum", "mean", "amax", "amin", "reshape", "transpose",
+    "broadcast_to", "where", "dot", "clip", "log1p", "expm1", "grad", "array_ufunc",
+    "array_function",
 ]
 
 ArrayLike = Any  # Tensor, Python number or anything np.asarray accepts
@@ -64,6 +65,8 @@ atan = _op("atan", "Arctangent.\n\n>>> atan(Tensor(0.0)).item()\n0.0")
 sinh = _op("sinh", "Hyperbolic sine.\n\n>>> sinh(Tensor(0.0)).item()\n0.0")
 cosh = _op("cosh", "Hyperbolic cosine.\n\n>>> cosh(Tensor(0.0)).item()\n1.0")
 tanh = _op("tanh", "Hyperbolic tangent.\n\n>>> tanh(Tensor(0.0)).item()\n0.0")
+log1p = _op("log1p", "log(1 + x), accurate near 0.\n\n>>> log1p(Tensor(0.0)).item()\n0.0")
+expm1 = _op("expm1", "e**x - 1, accurate near 0.\n\n>>> expm1(Tensor(0.0)).item()\n0.0")
 abs = _op("abs", "|x|; gradient sign(x), 0 at 0.\n\n>>> abs(Tensor(-2.0)).item()\n2.0")
 sign = _op("sign", "sign(x); gradient 0.\n\n>>> sign(Tensor(-2.0)).item()\n-1.0")
 dirac_delta = _op("dirac_delta", "DiracDelta(x): 0 off 0, nan at 0; gradient 0.\n\n"
@@ -109,6 +112,64 @@ def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     1.5
     """
     return apply(_MEAN, x, axis=axis, keepdims=keepdims)
+
+
+def _pick(x: ArrayLike, choose: Callable, axis: Any, keepdims: bool) -> Tensor:
+    """The element ``choose`` (argmax or argmin) selects along ``axis``, by indexing: the
+    gradient goes to that one element (a valid subgradient at ties)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if axis is None:
+        out = x[np.unravel_index(choose(x.data), x.shape)]
+        return reshape(out, (1,) * x.ndim) if keepdims else out
+    if not isinstance(axis, (int, np.integer)):
+        raise UnsupportedOperation("the tape supports max/min over one axis or all, not a tuple of axes")
+    axis = int(axis) % x.ndim
+    chosen = np.expand_dims(choose(x.data, axis=axis), axis)
+    index = list(np.ix_(*(np.arange(n) for n in chosen.shape)))
+    index[axis] = chosen
+    out = x[tuple(index)]
+    return out if keepdims else reshape(out, chosen.shape[:axis] + chosen.shape[axis + 1:])
+
+
+def amax(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest element over ``axis`` (all by default); the gradient goes to the first maximum.
+
+    >>> amax(Tensor([[1.0, 5.0], [7.0, 2.0]]), axis=1).tolist()
+    [5.0, 7.0]
+    """
+    return _pick(x, np.argmax, axis, keepdims)
+
+
+def amin(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest element over ``axis`` (all by default); the gradient goes to the first minimum.
+
+    >>> amin(Tensor([[1.0, 5.0], [7.0, 2.0]])).item()
+    1.0
+    """
+    return _pick(x, np.argmin, axis, keepdims)
+
+
+def dot(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """``np.dot`` for up to two dimensions (where it equals matmul), or a scalar times an array.
+
+    >>> dot(Tensor([1.0, 2.0]), [3.0, 4.0]).item()
+    11.0
+    """
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return mul(a, b)
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        raise UnsupportedOperation("the tape supports numpy.dot up to 2-D; use matmul (@) for stacks")
+    return matmul(a, b)
+
+
+def clip(x: ArrayLike, low: ArrayLike, high: ArrayLike) -> Tensor:
+    """``np.clip`` as minimum(maximum(x, low), high) (None for no bound).
+
+    >>> clip(Tensor([-2.0, 0.5, 3.0]), 0.0, 1.0).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    out = x if low is None else maximum(x, low)
+    return out if high is None else minimum(out, high)
 
 
 def reshape(x: ArrayLike, shape: Any) -> Tensor:
@@ -169,6 +230,8 @@ _UFUNCS = {
     np.cosh: cosh, np.tanh: tanh, np.absolute: abs, np.sign: sign, np.maximum: maximum,
     np.minimum: minimum, np.matmul: matmul,
     np.heaviside: lambda x, h0: heaviside(x, float(getattr(h0, "data", h0))),
+    np.log1p: log1p, np.expm1: expm1, np.square: lambda x: mul(x, x),
+    np.reciprocal: lambda x: div(1.0, x), np.positive: lambda x: x,
 }
 _NO_GRAD_UFUNCS = {np.less, np.less_equal, np.greater, np.greater_equal, np.equal,
                    np.not_equal, np.isnan, np.isinf, np.isfinite}
@@ -177,6 +240,11 @@ _ARRAY_FUNCTIONS = {
     np.broadcast_to: broadcast_to, np.where: where,
     np.shape: lambda a: np.shape(a.data), np.ndim: lambda a: np.ndim(a.data),
     np.size: lambda a, axis=None: np.size(a.data, axis),
+    np.max: amax, np.amax: amax, np.min: amin, np.amin: amin, np.dot: dot, np.clip: clip,
+    np.ravel: lambda a: reshape(a, (-1,)),
+    # constants shaped like a tensor: no gradient flows through them
+    np.zeros_like: lambda a, dtype=None: np.zeros_like(getattr(a, "data", a), dtype=dtype),
+    np.ones_like: lambda a, dtype=None: np.ones_like(getattr(a, "data", a), dtype=dtype),
 }
 
 

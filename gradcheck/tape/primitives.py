@@ -87,7 +87,7 @@ _def("sub", np.subtract, lambda g, out, a, b: _ub(g, a), lambda g, out, a, b: _u
 _def("mul", np.multiply, lambda g, out, a, b: _ub(g * b, a), lambda g, out, a, b: _ub(g * a, b))
 _def("div", np.true_divide,
      lambda g, out, a, b: _ub(g / b, a),
-     lambda g, out, a, b: _ub(-g * out / b, b))
+     lambda g, out, a, b: _ub(-g * (out / b), b))  # PyTorch's order: float32 runs match it
 _def("neg", np.negative, lambda g, out, a: -g)
 
 
@@ -114,6 +114,8 @@ _def("pow", np.power, _pow_vjp_base, _pow_vjp_exponent)
 _def("exp", np.exp, lambda g, out, a: g * out)
 _def("log", np.log, lambda g, out, a: g / a)
 _def("sqrt", np.sqrt, lambda g, out, a: g / (2 * out))
+_def("log1p", np.log1p, lambda g, out, a: g / (1 + a))
+_def("expm1", np.expm1, lambda g, out, a: g * (out + 1))
 
 # ---------------------------------------------------------------- trigonometric
 _def("sin", np.sin, lambda g, out, a: g * np.cos(a))

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from gradcheck.errors import GradcheckError, InputError
+from gradcheck.errors import GradcheckError, InputError, UnsupportedOperation
 from gradcheck.tape import engine as _engine
 from gradcheck.tape.engine import Node
 from gradcheck.tape.primitives import PRIMITIVES, Primitive
@@ -162,19 +162,29 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ conversions
+    def _leave_tape(self, how: str) -> None:
+        if _engine._strict and self.requires_grad:
+            raise UnsupportedOperation(
+                f"{how} of a traced tensor: its value leaves the tape and the gradient through "
+                "it is lost (use np.exp rather than math.exp, keep values as tensors)")
+
     def item(self) -> float:
         """The value of a size-1 tensor as a Python float."""
+        self._leave_tape(".item()")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
+        self._leave_tape(".numpy()")
         return self.data
 
     def tolist(self) -> Any:
         """``data.tolist()``."""
+        self._leave_tape(".tolist()")
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        self._leave_tape("np.asarray()/np.array()")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -186,9 +196,11 @@ class Tensor:
         return array_function(func, args, kwargs)
 
     def __float__(self) -> float:
+        self._leave_tape("float()")
         return float(self.data)
 
     def __int__(self) -> int:
+        self._leave_tape("int()")
         return int(self.data)
 
     def __bool__(self) -> bool:
@@ -277,6 +289,22 @@ class Tensor:
         """Permute axes (reverse them when none are given)."""
         axes = axes[0] if len(axes) == 1 else axes
         return apply(_TRANSPOSE, self, axes=tuple(axes) if axes else None)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Largest element over ``axis``; its gradient goes to the first maximal element."""
+        from gradcheck.tape.functions import amax
+        return amax(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Smallest element over ``axis``; its gradient goes to the first minimal element."""
+        from gradcheck.tape.functions import amin
+        return amin(self, axis, keepdims)
+
+    def ravel(self) -> "Tensor":
+        """The elements as a 1-D tensor (``flatten`` too)."""
+        return apply(_RESHAPE, self, shape=(-1,))
+
+    flatten = ravel
 
     def __getitem__(self, index: Any) -> "Tensor":
         if isinstance(index, tuple):

@@ -1,0 +1,304 @@
+"""check() for Python functions, and check_grad(): every source that can run, one Report.
+
+Per point: the plain function's value, the tape's gradient (one backward sweep), the
+SymPy gradient (traced and compiled once, evaluated per point), finite differences per
+element (or along random directions for big parameters) and the user's claim. Sources
+that cannot run the function are skipped with the reason in ``report.skipped``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..compare import ROUNDING_ULPS, Estimate
+from ..defaults import DEFAULT_ATOL, DEFAULT_RTOL
+from ..errors import GradcheckError, InputError
+from ..numeric import NumericDerivative
+from ..problem import check_points
+from ..report import ParamResult, PointResult, Report
+from . import numeric
+from .problem import FunctionProblem, choose_function_points, make_function_problem
+from .sources import claimed_gradient, tape_gradient
+from .summary import Check, summarise
+from .symbolic import SYMBOLIC_LIMIT, SymbolicModel, build_symbolic
+
+__all__ = ["check_function", "check_grad", "PROJECTION_THRESHOLD", "DEFAULT_DIRECTIONS"]
+
+EPS = np.finfo(float).eps
+# A parameter with more elements than this is checked along random directions by default.
+PROJECTION_THRESHOLD = 2_000
+DEFAULT_DIRECTIONS = 8
+
+
+@dataclass
+class _Run:
+    """What every point of one check shares."""
+
+    problem: FunctionProblem
+    symbolic: SymbolicModel | None
+    claimed: Any
+    directions: dict[str, np.ndarray]
+    method: str
+    rtol: float
+    atol: float
+    per_element: bool
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _plan(problem: FunctionProblem, projections: int | None, rng: np.random.Generator
+          ) -> dict[str, np.ndarray]:
+    """Random unit directions for the parameters checked by projection."""
+    if projections is not None and (isinstance(projections, bool) or
+                                    not isinstance(projections, int) or projections < 0):
+        raise InputError(f"projections must be a whole number >= 0 or None, got {projections!r}")
+    out = {}
+    for p, n in problem.sizes.items():
+        k = DEFAULT_DIRECTIONS if projections is None and n > PROJECTION_THRESHOLD else projections
+        if k and problem.shapes[p] != ():
+            out[p] = numeric.random_directions(n, k, rng)
+    return out
+
+
+def _value(problem: FunctionProblem, point: Mapping[str, Any]) -> float:
+    try:
+        with np.errstate(all="ignore"):
+            return float(np.real(problem.value(point)))
+    except GradcheckError:
+        raise
+    except Exception as error:
+        seeded = [n for n in problem.free if np.ndim(point.get(n, 0)) == 0]
+        hint = (f" ({', '.join(seeded)} had no value in 'at' and got seeded scalars; give "
+                "array arguments their values)") if seeded else ""
+        raise InputError(f"{problem.text} raised {type(error).__name__} on plain NumPy values: "
+                         f"{error}{hint}") from None
+
+
+def _tape(run: _Run, point: Mapping[str, Any]) -> np.ndarray | None:
+    if "tape" in run.skipped:
+        return None
+    try:
+        return tape_gradient(run.problem, point)
+    except GradcheckError as error:
+        run.skipped["tape"] = str(error)
+        return None
+
+
+def _numeric(run: _Run, point: Mapping[str, Any], noise: float | None
+             ) -> dict[str, NumericDerivative]:
+    """Per parameter: every element in one call of numeric.py, or its random directions."""
+    problem, slices = run.problem, run.problem.slices()
+    flat = [p for p in problem.wrt if p not in run.directions]
+    out = {}
+    if flat:
+        elements = np.concatenate([np.arange(slices[p].start, slices[p].stop) for p in flat])
+        d = numeric.elementwise(problem, point, elements, run.method, noise)
+        start = 0
+        for p in flat:
+            part = slice(start, start + problem.sizes[p])
+            out[p] = NumericDerivative(d.value[part], d.error[part], d.kink[part], d.method)
+            start = part.stop
+    for p, u in run.directions.items():
+        out[p] = numeric.directional(problem, point, slices[p], u, run.method, noise)
+    return out
+
+
+@dataclass
+class _Exact:
+    """One point's exact sources over the flat parameter vector (None: did not run)."""
+
+    symbolic: np.ndarray | None = None
+    magnitude: np.ndarray | None = None
+    tape: np.ndarray | None = None
+    claimed: dict[str, np.ndarray] = field(default_factory=dict)
+    kinks: dict[int, str] = field(default_factory=dict)
+    refined: Callable[[], np.ndarray] | None = None
+
+    def of(self, p: str, where: slice, u: np.ndarray | None) -> list[np.ndarray | None]:
+        """Symbolic, magnitude, tape and claimed values of p's checks: its elements, or
+        its elements projected on the directions ``u`` (magnitudes add up in absolute value)."""
+        claim = self.claimed[p].ravel() if p in self.claimed else None
+        values = [None if v is None else v[where] for v in (self.symbolic, self.magnitude, self.tape)]
+        values.append(claim)
+        if u is None:
+            return values
+        return [None if v is None else (np.abs(u) if i == 1 else u) @ v for i, v in enumerate(values)]
+
+
+def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine) -> dict[str, Estimate]:
+    exact = [abs(v[i]) for v in (sym, tape) if v is not None]
+    scale = max([mag[i]] + exact) if mag is not None else max(exact or [abs(num.value[i])])
+    rounding = ROUNDING_ULPS * EPS * scale
+    out = {}
+    if sym is not None:
+        out["symbolic"] = Estimate(float(sym[i]), rounding, refine)
+    if tape is not None:
+        out["tape"] = Estimate(float(tape[i]), rounding)
+    out["numeric"] = Estimate(float(num.value[i]), float(num.error[i]) + rounding)
+    if claim is not None:
+        out["claimed"] = Estimate(float(claim[i]), rounding)
+    return out
+
+
+def _kink(run: _Run, exact: _Exact, elements: range, num: NumericDerivative, i: int) -> str | None:
+    """SymPy's kink sites when it ran (any element of a projected parameter), else the
+    one-sided slopes of the finite differences."""
+    if run.symbolic is None:
+        return "finite differences see a kink here (one-sided slopes differ)" if num.kink[i] else None
+    return next((exact.kinks[e] for e in elements if e in exact.kinks), None)
+
+
+def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: str | None
+           ) -> ParamResult:
+    """Every check of one parameter (its elements, or its random directions), summarised."""
+    where, shape, u = run.problem.slices()[p], run.problem.shapes[p], run.directions.get(p)
+    sym, mag, tape, claim = exact.of(p, where, u)
+    checks = []
+    for i in range(len(num.value)):
+        if u is None:
+            element = where.start + i
+            label = tuple(int(k) for k in np.unravel_index(i, shape))
+            refine = (lambda e=element: float(exact.refined()[e])) if exact.refined else None
+            elements = range(element, element + 1)
+        else:
+            label, refine, elements = i, None, range(where.start, where.stop)
+        checks.append(Check(label, _estimates(i, sym, mag, tape, claim, num, refine),
+                            float(num.error[i]), _kink(run, exact, elements, num, i)))
+    return summarise(p, shape, checks, run.rtol, run.atol, undefined, run.per_element,
+                     None if u is None else len(u))
+
+
+def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
+    """The exact sources at one point, and the rounding noise of one evaluation of f."""
+    exact, noise = _Exact(tape=_tape(run, point)), None
+    if run.claimed is not None:
+        exact.claimed = claimed_gradient(run.claimed, run.problem, point)
+    if run.symbolic is not None:
+        arguments = run.symbolic.arguments(run.problem, point)
+        exact.symbolic, exact.magnitude, magnitude = run.symbolic.evaluate(arguments)
+        exact.kinks = run.symbolic.kinks(arguments)
+        exact.refined = lambda: run.symbolic.refined(arguments)
+        noise = 16 * EPS * magnitude
+    return exact, noise
+
+
+def _check_point(run: _Run, point: dict[str, Any]) -> PointResult:
+    problem = run.problem
+    value = _value(problem, point)
+    exact, noise = _exact(run, point)
+    with np.errstate(all="ignore"):
+        num = _numeric(run, point, noise)
+    undefined = None if math.isfinite(value) else f"the function is not finite here (value {value})"
+    params = [_param(run, p, exact, num[p], undefined) for p in problem.wrt]
+    at = {k: float(v) for k, v in {**problem.fixed, **point}.items()
+          if np.ndim(v) == 0 and isinstance(np.asarray(v).item(), (int, float))}
+    return PointResult(at, value, params)
+
+
+def _derivatives(run: _Run) -> dict[str, str]:
+    out = {}
+    for p, shape in run.problem.shapes.items():
+        if p in run.directions:
+            out[p] = f"random projection, {len(run.directions[p])} directions"
+        elif shape != ():
+            out[p] = f"elementwise, shape {shape}"
+        elif run.symbolic is not None:
+            out[p] = str(run.symbolic.exprs[run.problem.slices()[p].start])
+        else:
+            out[p] = ""
+    return out
+
+
+def _notes(run: _Run, seed: int, requested: str) -> list[str]:
+    notes = [f"{p}: {run.problem.sizes[p]:,} elements checked along {len(u)} random unit "
+             f"directions (random projection, seed {seed}), not element by element"
+             for p, u in run.directions.items()]
+    if requested == "auto" and run.method == "central":
+        notes.append(f"finite differences: central differences (Richardson would need more "
+                     f"than {numeric.CALL_BUDGET:,} function calls per point)")
+    return notes
+
+
+def _symbolic(problem: FunctionProblem, limit: int, skipped: dict[str, str]) -> SymbolicModel | None:
+    try:
+        return build_symbolic(problem, limit)
+    except GradcheckError as error:
+        skipped["symbolic"] = str(error)
+        return None
+
+
+def check_function(function: Callable[..., Any], wrt: Sequence[str] | str | None = None,
+                   at: Mapping[str, Any] | None = None, *, data: Mapping[str, Any] | None = None,
+                   reduce: str = "sum", claimed: Any = None, points: int = 1, seed: int = 0,
+                   rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, method: str = "auto",
+                   inputs: Sequence[str] | None = None, per_element: bool = False,
+                   projections: int | None = None, symbolic_limit: int = SYMBOLIC_LIMIT) -> Report:
+    """``check`` for a Python function ``f(**arguments)``; see :func:`gradcheck.check`.
+
+    Args (beyond check's):
+        per_element: keep every element's values in the Report (``to_dict`` includes them).
+        projections: random directions per tensor parameter instead of elements; None
+            (default) uses DEFAULT_DIRECTIONS above PROJECTION_THRESHOLD elements only.
+        symbolic_limit: parameter elements above which SymPy is skipped.
+
+    >>> import numpy as np
+    >>> def loss(W, x):
+    ...     return np.tanh(W @ x).sum()
+    >>> r = check_function(loss, at={"W": np.ones((2, 3)) / 4, "x": [1.0, 2.0, 3.0]}, inputs=["x"])
+    >>> r.ok, r.sources
+    (True, ['symbolic', 'tape', 'numeric'])
+    """
+    from ..api import _check_options  # api dispatches here: import on use, not at load
+
+    if not callable(function):
+        raise InputError("per_element, projections and symbolic_limit apply to Python "
+                         "functions, not expressions")
+    _check_options(rtol, atol, method)
+    problem = make_function_problem(function, wrt, at, data, reduce, inputs)
+    count = check_points(points)
+    directions = _plan(problem, projections, np.random.default_rng(seed))
+    checks = sum(len(directions[p]) if p in directions else n for p, n in problem.sizes.items())
+    skipped: dict[str, str] = {}
+    symbolic = _symbolic(problem, symbolic_limit, skipped)
+    run = _Run(problem, symbolic, claimed, directions, numeric.choose_method(method, checks),
+               rtol, atol, per_element, skipped)
+    chosen, notes = choose_function_points(problem, count, seed)
+    return _report(run, [_check_point(run, point) for point in chosen], notes, count, seed, method)
+
+
+def _report(run: _Run, results: list[PointResult], notes: list[str], count: int, seed: int,
+            method: str) -> Report:
+    problem = run.problem
+    sources = ["symbolic"] * (run.symbolic is not None) + ["tape"] * ("tape" not in run.skipped)
+    sources += ["numeric"] + ["claimed"] * (run.claimed is not None)
+    # data_rows stays 0: the function itself runs over its data, gradcheck sums nothing
+    settings = {"rtol": run.rtol, "atol": run.atol, "method": method, "seed": seed,
+                "points": count, "reduce": problem.reduce, "data_rows": 0,
+                "inputs": list(problem.inputs), "data": list(problem.data), "model": "function",
+                "numeric_method": run.method, "per_element": run.per_element}
+    return Report(problem.text, list(problem.wrt), _derivatives(run), results, sources,
+                  dict(run.skipped), settings, notes + _notes(run, seed, method))
+
+
+def check_grad(function: Callable[..., Any], grad_function: Callable[..., Any],
+               at: Mapping[str, Any] | None = None, **options: Any) -> Report:
+    """Check a hand-written gradient function against every source that can run.
+
+    ``grad_function`` takes the same arguments as ``function`` (by name; it may take
+    fewer) and returns a dict {parameter: array}, a tuple in ``wrt`` order, or one array
+    when there is one parameter. Its values become the "claimed" source.
+
+    >>> import numpy as np
+    >>> def loss(w, x):
+    ...     return np.sum((w * x - 1.0) ** 2)
+    >>> def grad_loss(w, x):
+    ...     return np.sum(2 * x * (w * x - 1.0))
+    >>> check_grad(loss, grad_loss, at={"w": 0.5, "x": [1.0, 2.0]}, inputs=["x"]).ok
+    True
+    """
+    if not callable(grad_function):
+        raise InputError(f"check_grad needs a gradient function, got {type(grad_function).__name__}")
+    return check_function(function, options.pop("wrt", None), at, claimed=grad_function, **options)

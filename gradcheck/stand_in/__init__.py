@@ -1,0 +1,21 @@
+"""Symbolic stand-ins: run a NumPy-style Python function on SymPy values.
+
+A StandIn wraps an ndarray of SymPy expressions (dtype object; 0-d for a scalar).
+Arithmetic, ``@``, sums, means, reshapes, transposes and indexing run on that object
+array as NumPy runs them on numbers. NumPy's ufuncs, which on object arrays would call
+a ``.sin()`` method SymPy lacks, are mapped to SymPy functions by one table (rules.py).
+Comparisons become 0/1 indicators (``Piecewise``), so ``np.where`` and masks work, but
+Python control flow on a symbolic value (``if w > 0:``) cannot be traced and says so.
+Anything without a SymPy meaning raises UnsupportedOperation naming it.
+
+>>> import numpy as np
+>>> w = symbols("w", (2,))
+>>> as_expression((np.tanh(w) * [1.0, 2.0]).sum())
+tanh(w_0) + 2*tanh(w_1)
+"""
+
+from .rules import ELEMENTWISE
+from .value import OPERATION_LIMIT, StandIn, as_expression, element_names, symbols
+
+__all__ = ["StandIn", "symbols", "as_expression", "element_names", "ELEMENTWISE",
+           "OPERATION_LIMIT"]
