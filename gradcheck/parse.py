@@ -37,6 +37,7 @@ MAX_DEPTH = 100  # AST nesting; a chain such as a + b - c + ... counts as one le
 MAX_EXPONENT = 1024  # largest |numeric exponent|
 MAX_INT_DIGITS = 100  # digits of an integer literal
 MAX_RESULT_DIGITS = 300  # number**number is refused if the result would exceed ~10**300
+MAX_CONSTANT_NESTING = 5  # calls/powers/divisions nested over plain numbers: exp(1/exp(2)) is 3
 MAX_MINMAX_ARGUMENTS = 10  # SymPy's Max/Min (and their derivatives) cost grows ~quadratically
 
 _SNIPPET_LENGTH = 40  # longest piece of user text quoted in a message
@@ -180,6 +181,7 @@ _CHARACTER_HINTS = {
 _NUMBER_THEN_NAME = re.compile(r"(?<![\w.])(\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?)([^\W\d]\w*)")
 _TOKEN = re.compile(r"[^\W\d]\w*|\d[\w.]*|\*\*|//|<=|>=|==|!=|:=|\S")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_LARGEST = 10.0**MAX_RESULT_DIGITS
 _UNDEFINED = frozenset({sympy.zoo, sympy.nan, sympy.oo, -sympy.oo})
 
 
@@ -209,9 +211,20 @@ def parse(text: str) -> sympy.Expr:
     source = _Source(text, body)
     tree = source.parse_tree()
     source.check_depth(tree)
-    expression = _Converter(source).convert(tree.body)
-    if expression.has(*_UNDEFINED):  # safety net; _Converter normally catches these first
-        raise ExpressionError(f"expression is undefined (it contains {expression})", text, None)
+    source.check_constants(tree.body)
+    try:
+        expression = _Converter(source).convert(tree.body)
+    except RecursionError:  # SymPy recurses several frames per tree level
+        raise source.too_deep(None) from None
+    except ExpressionError:
+        raise
+    except (ArithmeticError, ValueError) as error:  # e.g. an mpmath overflow inside SymPy
+        raise ExpressionError(f"expression cannot be built: {error}", text, None) from None
+    # Safety net; check_constants and _Converter normally catch these earlier, with a column.
+    if expression.has(*_UNDEFINED):
+        raise ExpressionError(f"expression is undefined: {expression}", text, None)
+    if expression.has(sympy.I):
+        raise ExpressionError(f"expression is not real-valued: {expression}", text, None)
     return expression
 
 
@@ -282,7 +295,7 @@ class _Source:
             raise self._explain_syntax_error(error) from None
         except (RecursionError, MemoryError):
             # CPython's parser gives up on deep nesting such as "------...x" this way.
-            raise self._too_deep(None) from None
+            raise self.too_deep(None) from None
         except ValueError as error:  # e.g. "source code string cannot contain null bytes"
             raise self.refuse(f"invalid expression: {error}", None) from None
 
@@ -292,14 +305,74 @@ class _Source:
         while stack:
             node, depth, column = stack.pop()
             if depth > MAX_DEPTH:
-                raise self._too_deep(column)
+                raise self.too_deep(column)
             for child in ast.iter_child_nodes(node):
                 if not isinstance(child, _MARKER_NODES):
                     child_column = self.node_column(child)
                     level = depth if _continues_chain(node, child) else depth + 1
                     stack.append((child, level, column if child_column is None else child_column))
 
-    def _too_deep(self, column: int | None) -> ExpressionError:
+    def check_constants(self, root: ast.AST) -> None:
+        """Vet every variable-free part of the tree with a cheap 15-digit Float estimate,
+        before SymPy builds anything exactly: refuse exponents over MAX_EXPONENT, values
+        beyond 1e300 (cosh(cosh(cosh(cosh(2)))) would make SymPy compute a number with
+        10**8 digits), complex or undefined values, division by zero, and deep nests of
+        functions of numbers, whose exact evaluation cost grows exponentially."""
+        # Post-order walk with an explicit stack: + and * chains may be thousands long.
+        # id(node) -> (estimate, nesting); estimate None: not a plain number (e.g. has a variable)
+        seen: dict[int, tuple[sympy.Expr | None, int]] = {}
+        stack: list[tuple[ast.AST, bool]] = [(root, False)]
+        while stack:
+            node, operands_done = stack.pop()
+            operands = _operands(node)
+            if not operands_done:
+                stack.append((node, True))
+                stack.extend((operand, False) for operand in operands)
+                continue
+            below = [seen[id(operand)] for operand in operands]
+            estimates = [estimate for estimate, _ in below]
+            if _is_power(node) and estimates[1] is not None:
+                self._check_exponent(node, estimates[1])
+            if any(estimate is None for estimate in estimates):
+                seen[id(node)] = (None, 0)
+                continue
+            nesting = max((level for _, level in below), default=0) + _is_constant_level(node)
+            if nesting > MAX_CONSTANT_NESTING:
+                raise self.refuse(
+                    f"'{self.snippet(node)}' nests functions of numbers too deeply "
+                    f"(limit {MAX_CONSTANT_NESTING}); write the number instead",
+                    self.node_column(node),
+                )
+            seen[id(node)] = (self._estimate(node, estimates), nesting)
+
+    def _check_exponent(self, node: ast.BinOp, exponent: sympy.Expr) -> None:
+        if abs(exponent) > MAX_EXPONENT:
+            shown = int(exponent) if float(exponent).is_integer() else self.snippet(node.right)
+            raise self.refuse(
+                f"exponent {shown} is too large (limit {MAX_EXPONENT})", self.node_column(node.right)
+            )
+
+    def _estimate(self, node: ast.AST, operands: list[sympy.Expr]) -> sympy.Expr | None:
+        """A node's value as a 15-digit Float from its operands' (None if not a plain number);
+        raises ExpressionError when the value is unusable."""
+        if isinstance(node, ast.BinOp) and (
+            isinstance(node.op, ast.Div) and operands[1].is_zero
+            or isinstance(node.op, ast.Pow) and operands[0].is_zero and operands[1].is_negative
+        ):
+            raise self.refuse(f"division by zero in '{self.snippet(node)}'", self.node_column(node.right))
+        value = _float_value(node, operands)
+        if value is None or value.is_Number and abs(float(value)) <= _LARGEST:  # float(huge) is inf
+            return value
+        # Messages only from here on: snippets cost a scan of the text.
+        if value in _UNDEFINED:
+            problem = f"is undefined (it gives {value})"
+        elif not value.is_Number:  # 1.0*I and the like
+            problem = "is not a real number"
+        else:
+            problem = f"is out of range (beyond 10**{MAX_RESULT_DIGITS})"
+        raise self.refuse(f"'{self.snippet(node)}' {problem}", self.node_column(node))
+
+    def too_deep(self, column: int | None) -> ExpressionError:
         return self.refuse(
             f"expression is nested too deeply (limit {MAX_DEPTH} levels of parentheses, "
             "calls, powers and signs)",
@@ -315,7 +388,7 @@ class _Source:
         if message.startswith(("unmatched", "closing parenthesis")):
             return self.refuse(f"unbalanced parenthesis: {message}", column)
         if "too many nested parentheses" in message:
-            return self._too_deep(column)
+            return self.too_deep(column)
         if "character" in message and column is not None and column < len(self.text):
             return self._invalid_character(column)
         if "Exceeds the limit" in message:
@@ -434,18 +507,18 @@ class _Converter:
         """a + b - c + ... (or a * b / c ...) as one n-ary SymPy node, walked without
         recursion along the chain: a 5,000-term sum is as easy as a 2-term one."""
         is_sum = type(node.op) in (ast.Add, ast.Sub)
-        operands = []  # (operator, operand), right to left
+        operands = []  # (operator, operand, the BinOp it belongs to), right to left
         while True:
-            operands.append((type(node.op), node.right))
+            operands.append((type(node.op), node.right, node))
             if not _continues_chain(node, node.left):
-                operands.append((None, node.left))
+                operands.append((None, node.left, node))
                 break
             node = node.left
         terms = []
-        for op, operand in reversed(operands):
+        for op, operand, owner in reversed(operands):
             value = self.convert(operand)
             if op is ast.Div and value.is_Number and value.is_zero:
-                raise self._refuse(f"division by zero in '{self.source.snippet(operand)}'", operand)
+                raise self._refuse(f"division by zero in '{self.source.snippet(owner)}'", operand)
             terms.append(-value if op is ast.Sub else value ** -1 if op is ast.Div else value)
         return sympy.Add(*terms) if is_sum else sympy.Mul(*terms)
 
@@ -557,14 +630,59 @@ class _Converter:
         raise self._refuse(f"{name} takes {expected}, got {given}", node.func)
 
     def _checked(self, result: sympy.Expr, node: ast.AST) -> sympy.Expr:
-        """Refuse a result that is infinite, undefined or complex (e.g. log(0), sqrt(-1))."""
+        """Refuse a result that is infinite or undefined (e.g. tan(pi/2)); values that are
+        complex or out of range were caught earlier, by _Source.check_constants."""
         # Only the node and its direct arguments: undefined values are caught where they appear.
         if result in _UNDEFINED or any(argument in _UNDEFINED for argument in result.args):
             raise self._refuse(f"'{self.source.snippet(node)}' is undefined (it gives {result})", node)
-        if isinstance(node, ast.Call) or _is_power(node):
-            if result.is_number and result.is_extended_real is False:
-                raise self._refuse(f"'{self.source.snippet(node)}' is not a real number", node)
         return result
+
+
+def _float_value(node: ast.AST, operands: list[sympy.Expr]) -> sympy.Expr | None:
+    """Value of a node whose operands are Floats, or None if it is not a plain number.
+    Uses the same builders as the exact conversion, so there is only one function table."""
+    try:
+        if isinstance(node, ast.Constant):
+            if type(node.value) is int and abs(node.value) < 10**MAX_INT_DIGITS:
+                return sympy.Float(node.value)
+            if type(node.value) is float and math.isfinite(node.value):
+                return sympy.Float(node.value)
+            return None  # the converter explains what is wrong with it
+        if isinstance(node, ast.Name):
+            return sympy.Float(float(CONSTANTS[node.id])) if node.id in CONSTANTS else None
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return -operands[0] if isinstance(node.op, ast.USub) else operands[0]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY_OPERATORS:
+            return _BINARY_OPERATORS[type(node.op)][1](*operands)
+        if isinstance(node, ast.Call) and _is_plain_call(node):
+            return FUNCTIONS[node.func.id](*operands)
+    except (ArithmeticError, ValueError):  # mpmath overflow and the like
+        return sympy.oo
+    return None
+
+
+def _is_plain_call(node: ast.Call) -> bool:
+    """A call the converter will accept: a known function, positional arguments, right count."""
+    if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+        return False
+    if any(isinstance(argument, ast.Starred) for argument in node.args):
+        return False
+    least, most = _argument_range(FUNCTIONS[node.func.id])
+    return least <= len(node.args) and (most is None or len(node.args) <= most)
+
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """Sub-expressions of a node: a call's arguments (not its name), no operator markers."""
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return [child for child in ast.iter_child_nodes(node) if not isinstance(child, _MARKER_NODES)]
+
+
+def _is_constant_level(node: ast.AST) -> bool:
+    """Whether a node adds a level that SymPy may evaluate numerically (call, power, division)."""
+    return isinstance(node, ast.Call) or (
+        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.BitXor, ast.Div))
+    )
 
 
 def _is_power(node: ast.AST) -> bool:
