@@ -12,7 +12,7 @@ from gradcheck.tape.tensor import Tensor, apply
 from gradcheck.tape.trace import Graph, GraphNode, TraceStep, graph, trace_backward
 
 __all__ = [
-    "Tensor", "apply", "no_grad", "enable_grad", "is_grad_enabled", "strict", "grad",
+    "Tensor", "Scalar", "apply", "no_grad", "enable_grad", "is_grad_enabled", "strict", "grad",
     "PRIMITIVES", "Primitive", "get_primitive", "unbroadcast",
     "add", "sub", "mul", "div", "neg", "power",
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
@@ -21,3 +21,4 @@ __all__ = [
     "trace_backward", "graph", "TraceStep", "Graph", "GraphNode",
     "evaluate", "SYMPY_PRIMITIVES",
 ]
+from gradcheck.tape.scalar import Scalar

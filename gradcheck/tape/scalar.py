@@ -1,0 +1,438 @@
+"""Scalar: the tape's hot path for plain Python floats, the float twin of Tensor.
+
+Each operation computes its value and, while recording, its local partial derivatives as
+floats, and stores them with its parents: ``(a, da)`` or ``(a, da, b, db)``. Recorded
+nodes are appended to one list in creation order (a Wengert list: creation order is a
+topological order); backward walks it newest-first from the output, skips nodes no
+gradient reached, and does ``parent._g += local * g``: no recursion, no search, no sort,
+no closures, no NumPy. The list is shared by the process: build and differentiate a graph
+from one thread at a time.
+
+The derivative rules are the table :data:`RULES` (the float twin of
+:mod:`gradcheck.tape.primitives`, same conventions at kinks); the operators and methods
+are generated from it, so a rule and the code that uses it cannot drift apart.
+Domain errors in a forward value raise as in :mod:`math` (``log(0)``, ``1 / 0``,
+``exp(1000)``); a local derivative never raises where its forward value exists.
+
+>>> w = Scalar(3.0, requires_grad=True)
+>>> loss = (w * 2.0 - 1.0) ** 2
+>>> loss.backward()
+>>> w.grad
+20.0
+"""
+
+from __future__ import annotations
+
+import gc
+import linecache
+import math
+from numbers import Real
+from sys import getrefcount
+from typing import Any, Optional
+
+from gradcheck.errors import GradcheckError
+from gradcheck.tape import engine as _engine
+
+__all__ = ["Scalar", "RULES", "exp", "log", "tanh", "relu", "sigmoid", "sin", "cos"]
+
+
+def _pow(a: float, b: float) -> float:
+    """a ** b with NumPy's answers where math.pow raises: inf at 0 ** -1, nan for (-8) ** 0.5."""
+    try:
+        return math.pow(a, b)
+    except ValueError:
+        return math.inf if a == 0.0 else math.nan
+    except OverflowError:
+        return -math.inf if a < 0.0 and b % 2.0 == 1.0 else math.inf
+
+
+# name: (forward, d out / d a[, d out / d b]) as Python expressions in the floats a, b and
+# out (the forward value); VJP = g * local. The float twin of primitives.py's table.
+RULES: dict[str, tuple[str, ...]] = {
+    # arithmetic
+    "add": ("a + b", "1.0", "1.0"),
+    "sub": ("a - b", "1.0", "-1.0"),
+    "mul": ("a * b", "b", "a"),
+    "div": ("a / b", "1.0 / b", "-out / b"),  # PyTorch's order, as primitives.py
+    "neg": ("-a", "-1.0"),
+    # powers, exp, log; x ** 0 is a constant (0, not 0 * inf); d/db is nan for a < 0 (not real)
+    "pow": ("_pow(a, b)", "0.0 if b == 0.0 else b * _pow(a, b - 1.0)",
+            "out * log(a) if a > 0.0 else 0.0 if a == 0.0 else nan"),
+    "exp": ("exp(a)", "out"),
+    "log": ("log(a)", "1.0 / a"),
+    # trigonometric and hyperbolic; 1/cosh^2, not 1 - tanh^2, which cancels for |a| > a few
+    "sin": ("sin(a)", "cos(a)"),
+    "cos": ("cos(a)", "-sin(a)"),
+    "tanh": ("tanh(a)", "1.0 / ((c := cosh(a)) * c) if -350.0 < a < 350.0 else 4.0 * exp(-2.0 * abs(a))"),
+    # piecewise: gradient 1/2 at the kink, as SymPy's Heaviside(0)
+    "relu": ("0.0 if a < 0.0 else a", "1.0 if a > 0.0 else 0.0 if a < 0.0 else 0.5"),
+    # sigmoid, stably: s(a) s(-a) never cancels
+    "sigmoid": ("1.0 / (1.0 + exp(-a)) if a >= 0.0 else exp(a) / (1.0 + exp(a))",
+                "out * out * exp(-a) if a >= 0.0 else out * (1.0 - out)"),
+}
+
+# operator -> rule, for the binary rules (each also gets its reflected twin, __r<op>__)
+_BINARY = {"__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div", "__pow__": "pow"}
+_UNARY = {"__neg__": "neg", "exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh",
+          "relu": "relu", "sigmoid": "sigmoid"}
+_FREED = (None,)  # a node's parents after backward freed them
+_NUMBER = (int, float)
+
+
+class Scalar:
+    """A Python float with an optional gradient: Tensor's user surface, for scalars.
+
+    ``.grad`` (a float, or None) accumulates across ``backward()`` calls on leaves;
+    intermediates keep none. ``no_grad()`` from :mod:`gradcheck.tape` is honoured.
+
+    >>> x = Scalar(0.5, requires_grad=True)
+    >>> y = x.tanh() * 2 + x ** 2
+    >>> y.backward()
+    >>> round(x.grad, 6)
+    2.572895
+    """
+
+    # _p: None (no grad), () (a leaf), (a, da[, b, db]) (an operation), or _FREED.
+    # _g: a leaf's .grad; an operation's gradient during backward (None: not reached).
+    __slots__ = ("data", "_p", "_g")
+
+    def __init__(self, data: Any, requires_grad: bool = False):
+        self.data = float(data.data if isinstance(data, Scalar) else data)
+        self._p: Optional[tuple] = () if requires_grad else None
+        self._g: Optional[float] = None
+
+    # ------------------------------------------------------------ gradients
+    @property
+    def grad(self) -> Optional[float]:
+        """d(output)/d(self) summed over backward() calls, or None (intermediates: always None)."""
+        return None if self._p else self._g
+
+    @grad.setter
+    def grad(self, value: Optional[float]) -> None:
+        if self._p:
+            raise GradcheckError("only leaves keep a .grad: set it on the Scalars you made")
+        self._g = None if value is None else float(value)
+
+    @property
+    def requires_grad(self) -> bool:
+        """True for leaves made with requires_grad=True and for operations recorded on them."""
+        return self._p is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self._p:
+            raise GradcheckError("requires_grad can only be set on a leaf: use detach() for a copy")
+        self._p = () if flag else None
+        self._g = None
+
+    is_leaf = property(lambda self: not self._p, doc="True unless recorded by an operation.")
+
+    def backward(self, gradient: float = 1.0, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, then free the graph."""
+        if self._p is None:
+            raise GradcheckError(
+                "backward() on a Scalar that does not require grad: no input had requires_grad=True, "
+                "or it was computed under no_grad()")
+        _backward(self, float(gradient), retain_graph)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``, like PyTorch's set_to_none)."""
+        if not self._p:
+            self._g = None
+
+    def detach(self) -> "Scalar":
+        """A Scalar with the same value, cut off from the graph."""
+        return Scalar(self.data)
+
+    # ------------------------------------------------------------ conversions and comparisons
+    def item(self) -> float:
+        """The value as a Python float."""
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __bool__(self) -> bool:
+        return self.data != 0.0
+
+    def __repr__(self) -> str:
+        tag = ", requires_grad=True" if self._p == () else "" if not self._p else ", op"
+        return f"Scalar({self.data!r}{tag})"
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _raw(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _raw(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _raw(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _raw(other)
+
+    def __eq__(self, other: Any) -> bool:  # type: ignore[override]
+        return self.data == _raw(other)
+
+    def __ne__(self, other: Any) -> bool:  # type: ignore[override]
+        return self.data != _raw(other)
+
+    __hash__ = object.__hash__  # identity, as __eq__ compares values
+
+    def __pos__(self) -> "Scalar":
+        return self
+
+    # ------------------------------------------------------------ in place: recorded, or on .data under no_grad
+    def _inplace(self, op: str, other: Any) -> "Scalar":
+        if _engine._enabled and (self._p is not None or getattr(other, "_p", None) is not None):
+            if self._p == ():
+                raise GradcheckError("in-place update of a leaf Scalar that requires grad: "
+                                     "do it under `with no_grad():` or on `.data`")
+            return getattr(self, op)(other)  # a recorded op; Python rebinds the name
+        self.data = getattr(self, op)(other).data
+        return self
+
+    def __iadd__(self, other: Any) -> "Scalar":
+        return self._inplace("__add__", other)
+
+    def __isub__(self, other: Any) -> "Scalar":
+        return self._inplace("__sub__", other)
+
+    def __imul__(self, other: Any) -> "Scalar":
+        return self._inplace("__mul__", other)
+
+    def __itruediv__(self, other: Any) -> "Scalar":
+        return self._inplace("__truediv__", other)
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Scalar) else x
+
+
+# ---------------------------------------------------------------- the tape and backward
+# Recorded operations in creation order (a topological order). backward walks it newest
+# first from the output, skipping nodes no gradient reached, then drops what it freed;
+# _compact (run by the garbage collector when the tape has grown) drops graphs nobody holds.
+_tape: list = []
+_record = _tape.append
+_state = {"limit": 100_000, "busy": False}
+
+
+class _FreedGradient:
+    """The ``_g`` of a freed node: reaching it again is an error, checked at no cost."""
+
+    def __add__(self, other: Any) -> float:
+        raise GradcheckError(
+            "backward through a graph already freed by an earlier backward(); "
+            "call the first one as backward(retain_graph=True) to go through it twice")
+
+
+_DEAD = _FreedGradient()
+
+
+def _backward(root: Scalar, seed: float, retain_graph: bool) -> None:
+    p = root._p
+    if not p:  # a leaf
+        root._g = seed if root._g is None else root._g + seed
+        return
+    if p is _FREED:
+        _DEAD + seed
+    tape = _tape
+    end = len(tape) - 1
+    while tape[end] is not root:
+        end -= 1
+    segment = tape[:end + 1]
+    _state["busy"] = True
+    try:
+        root._g = seed
+        skipped = _sweep(segment, retain_graph)
+        if not retain_graph:
+            if skipped:
+                tape[:end + 1] = [node for node in segment if node._p is not _FREED]
+            else:
+                del tape[:end + 1]
+    except BaseException:
+        for node in segment:
+            if node._p is not _FREED:
+                node._g = None
+        tape[:end + 1] = [node for node in segment if node._p is not _FREED]
+        raise
+    finally:
+        _state["busy"] = False
+
+
+def _sweep(segment: list, retain_graph: bool) -> int:
+    """The one reverse loop: ``parent._g += local * g``. Returns how many nodes it skipped."""
+    skipped = 0
+    freed, dead = (None, None) if retain_graph else (_FREED, _DEAD)
+    for node in reversed(segment):
+        g = node._g
+        if g is None:  # not reached from the output
+            skipped += 1
+            continue
+        p = node._p
+        if len(p) == 4:
+            a, da, b, db = p
+            ga = a._g
+            a._g = da * g if ga is None else ga + da * g
+            gb = b._g
+            b._g = db * g if gb is None else gb + db * g
+        else:
+            a, da = p
+            ga = a._g
+            a._g = da * g if ga is None else ga + da * g
+        if freed is None:
+            node._g = None
+        else:
+            node._g = dead
+            node._p = freed
+    return skipped
+
+
+def _compact() -> None:
+    """Drop from the tape the operations nothing else refers to, newest (children) first."""
+    tape = _tape
+    kept = []
+    for i in range(len(tape) - 1, -1, -1):
+        node = tape[i]
+        if getrefcount(node) > 3:  # more than the tape, ``node`` and the argument
+            kept.append(node)
+        else:
+            node._p = _FREED  # releases its parents, which may then go too
+    node = None
+    kept.reverse()
+    tape[:] = kept
+    _state["limit"] = max(100_000, 2 * len(kept))
+
+
+def _on_gc(phase: str, info: dict) -> None:
+    if phase == "stop" and len(_tape) > _state["limit"] and not _state["busy"]:
+        _compact()
+
+
+gc.callbacks.append(_on_gc)
+
+
+# ---------------------------------------------------------------- operators generated from RULES
+# The hot path inlines each rule's expressions: no per-node closure, lookup or call.
+_BINARY_TEMPLATE = '''
+def _op{method}(self, other):
+    res = _new(Scalar)
+    if other.__class__ is Scalar:
+        a = self.data
+        b = other.data
+        res.data = out = {forward}
+        res._g = None
+        if _engine._enabled:
+            if self._p is not None:
+                if other._p is not None:
+                    res._p = (self, {da}, other, {db})
+                else:
+                    res._p = (self, {da})
+            elif other._p is not None:
+                res._p = (other, {db})
+            else:
+                res._p = None
+                return res
+            _record(res)
+        else:
+            res._p = None
+        return res
+    if not isinstance(other, _NUMBER):
+        if not isinstance(other, Real):
+            return NotImplemented
+        other = float(other)
+    a = self.data
+    b = other
+    res.data = out = {forward}
+    res._g = None
+    if self._p is not None and _engine._enabled:
+        res._p = (self, {da})
+        _record(res)
+    else:
+        res._p = None
+    return res
+
+
+def _op{reflected}(self, other):
+    if not isinstance(other, _NUMBER):
+        if not isinstance(other, Real):
+            return NotImplemented
+        other = float(other)
+    a = other
+    b = self.data
+    res = _new(Scalar)
+    res.data = out = {forward}
+    res._g = None
+    if self._p is not None and _engine._enabled:
+        res._p = (self, {db})
+        _record(res)
+    else:
+        res._p = None
+    return res
+'''
+
+_UNARY_TEMPLATE = '''
+def _op_{method}(self):
+    a = self.data
+    res = _new(Scalar)
+    res.data = out = {forward}
+    res._g = None
+    if self._p is not None and _engine._enabled:
+        res._p = (self, {da})
+        _record(res)
+    else:
+        res._p = None
+    return res
+'''
+
+
+def _generate() -> dict[str, Any]:
+    """Compile the operators from the table, under a file name tracebacks can show."""
+    parts = []
+    for method, rule in _BINARY.items():
+        forward, da, db = RULES[rule]
+        reflected = "__r" + method[2:]
+        parts.append(_BINARY_TEMPLATE.format(method=method, reflected=reflected, forward=forward, da=da, db=db))
+    for method, rule in _UNARY.items():
+        forward, da = RULES[rule]
+        parts.append(_UNARY_TEMPLATE.format(method=method, forward=forward, da=da))
+    source = "".join(parts)
+    filename = "<gradcheck.tape.scalar generated operators>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {
+        "Scalar": Scalar, "_new": object.__new__, "_engine": _engine, "_record": _record,
+        "_NUMBER": _NUMBER, "Real": Real, "_pow": _pow, "nan": math.nan,
+        "exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos,
+        "tanh": math.tanh, "cosh": math.cosh,
+    }
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def _install() -> None:
+    generated = _generate()
+    for method in _BINARY:
+        for name in (method, "__r" + method[2:]):
+            function = generated["_op" + name]
+            function.__name__ = function.__qualname__ = name
+            setattr(Scalar, name, function)
+    for method, rule in _UNARY.items():
+        function = generated["_op_" + method]
+        function.__name__ = function.__qualname__ = method
+        function.__doc__ = f"{rule}: forward {RULES[rule][0]}, local derivative {RULES[rule][1]}"
+        setattr(Scalar, method, function)
+
+
+_install()
+
+
+def _function(name: str) -> Any:
+    def function(x: Any) -> Scalar:
+        return getattr(x if isinstance(x, Scalar) else Scalar(x), name)()
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"{name}(x) of a Scalar (or a number, made a constant Scalar): ``x.{name}()``."
+    return function
+
+
+exp, log, tanh, relu, sigmoid, sin, cos = map(_function, ("exp", "log", "tanh", "relu", "sigmoid", "sin", "cos"))
