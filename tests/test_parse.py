@@ -162,3 +162,153 @@ def test_depth_limit_is_about_nesting():
 def test_non_string_is_refused():
     with pytest.raises(ExpressionError):
         parse(42)
+
+
+# --- numbers, operators and the rest of the grammar ---------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("3", sympy.Integer(3)),
+    ("1/3", sympy.Rational(1, 3)),              # exact, not 0.333...
+    ("0.1", sympy.Float("0.1")),                # from the literal's repr, not its binary value
+    ("1e-3*x", sympy.Float("0.001") * x),
+    ("2^3^2", sympy.Integer(512)),              # right-associative, like **
+    ("E**x", sympy.exp(x)),
+    ("-(-x)", x),
+    ("+x - -y", x + y),
+    ("(x\n + 1)", x + 1),                       # newlines inside parentheses are fine
+    ("\tx*y ", x * y),
+    ("min(x, 1)", sympy.Min(x, 1)),
+    ("max(1, 2.5)", sympy.Float("2.5")),        # numbers are compared right away
+    ("relu(-2)", sympy.Integer(0)),
+    ("softplus(x)", sympy.log(1 + sympy.exp(x))),
+    ("1/sqrt(2*pi)*exp(-x^2/2)", sympy.exp(-x**2 / 2) / sympy.sqrt(2 * sympy.pi)),
+])
+def test_numbers_and_operators(text, expected):
+    assert parse(text) == expected
+
+
+def test_float_literal_keeps_its_digits():
+    assert str(parse("0.1")).rstrip("0") == "0.1"
+
+
+def test_parse_uses_symbol_for_every_name():
+    assert parse("w*x").free_symbols == {symbol("w"), symbol("x")}
+    assert symbol("q") == sympy.Symbol("q", real=True)
+
+
+@pytest.mark.parametrize("text, arity_message", [
+    ("sin()", "sin takes 1 argument, got 0"),
+    ("relu(x, y)", "relu takes 1 argument, got 2"),
+    ("log(x, 2)", "log takes 1 argument, got 2"),
+    ("max(x)", "max takes at least 2 arguments, got 1"),
+    ("min(" + ", ".join(f"x{i}" for i in range(11)) + ")", "min takes at most 10 arguments, got 11"),
+])
+def test_argument_counts_are_checked(text, arity_message):
+    with pytest.raises(ExpressionError, match=arity_message.replace("(", r"\(")):
+        parse(text)
+
+
+# --- refusals: the message names the problem ---------------------------------------
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "expression is empty"),
+    ("   ", "expression is empty"),
+    ("x" * 20000, "20000 characters, limit 10000"),
+    ("(x", "unbalanced parenthesis"),
+    ("x)", "unbalanced parenthesis"),
+    ("((((", "unbalanced parenthesis"),
+    ("x+", "ends unexpectedly"),
+    ("x y", "missing operator"),
+    ("x; import os", "unexpected token ';'"),
+    ("x\nimport os", "unexpected token 'import'"),
+    ("(" * 300 + "x" + ")" * 300, "nested too deeply"),
+    ("-" * 5000 + "x", "nested too deeply"),
+    ("√x", "sqrt(x)"),
+    ("x\u00a0+ y", "U+00A0"),
+    ("(x+1)(x-1)", "(x+1)*(...)"),
+    ("2(x+1)", "2*(...)"),
+    ("f(x)", "unknown function 'f'"),
+    ("ln(x)", "did you mean 'log'"),
+    ("pi(x)", "'pi' is a constant"),
+    ("__import__('os')", "'__import__'"),
+    ("().__class__", "'.__class__'"),
+    ("lambda: 1", "lambda"),
+    ("[x for x in y]", "comprehension"),
+    ("x if y else z", "conditional expression"),
+    ("x and y", "'and'"),
+    ("x[0]", "'x[0]'"),
+    ("'abc'", "'abc'"),
+    ("1j*x", "'1j'"),
+    ("True", "'True'"),
+    ("x % 2", "'%'"),
+    ("sin(x=1)", "'x='"),
+    ("sin(*x)", "'*x'"),
+    ("x/0", "division by zero in 'x/0'"),
+    ("1/(2-2)", "division by zero"),
+    ("0**-1", "division by zero"),
+    ("10**10**10", "exponent 10000000000 is too large (limit 1024)"),
+    ("x**(10**10**10)", "exponent 10000000000 is too large (limit 1024)"),
+    ("9**9**9**9", "exponent 387420489 is too large"),
+    ("x^1e10", "exponent 10000000000 is too large"),
+    ("10**301", "out of range"),
+    ("1e999", "out of range"),
+    ("exp(exp(exp(3)))", "out of range"),            # ~10**(10**8): never computed
+    ("cosh(cosh(cosh(cosh(2))))", "out of range"),
+    ("1" * 101, "integer literal is too long"),
+    ("log(0)", "undefined"),
+    ("tan(pi/2)", "undefined"),
+    ("sqrt(-1)", "not a real number"),
+    ("acos(2)", "not a real number"),
+    ("(-8)^(1/3)", "not a real number"),
+    ("sigmoid(" * 6 + "2" + ")" * 6, "nests functions of numbers too deeply"),
+])
+def test_refusal_messages(text, fragment):
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert fragment in info.value.message
+    assert "\n" not in info.value.message
+    assert info.value.text == text
+
+
+@pytest.mark.parametrize("text, column", [
+    ("x²", 1),
+    ("2x", 0),
+    ("x/0", 2),
+    ("x)", 1),
+    ("(x", 0),
+    ("x; import os", 1),
+    ("  x.real", 3),                 # leading whitespace still counts
+    ("ω*x.real", 3),                 # characters, not UTF-8 bytes
+    ("x\nimport os", 2),             # offsets run across lines
+    ("x < y", 2),
+    ("x and y", 2),
+    ("a*b + sinn(x)", 6),
+    ("x ** (10**10**10)", 10),
+    ("x +", 3),                      # the end of the text
+])
+def test_columns_point_at_the_token(text, column):
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    assert info.value.column == column
+
+
+def test_nesting_of_numbers_is_allowed_up_to_the_limit():
+    assert parse("sigmoid(sigmoid(2))") == 1 / (1 + sympy.exp(-1 / (1 + sympy.exp(-2))))
+    assert parse("exp(exp(3))") == sympy.exp(sympy.exp(3))
+
+
+def test_nested_max_stays_nested_and_cheap():
+    # SymPy would flatten Max(Max(a, b), c) and compare every pair of arguments.
+    expr = parse("max(max(max(x, y), w), b)")
+    assert expr.func is sympy.Max and len(expr.args) == 2
+
+
+def test_the_parser_never_evaluates_text():
+    import inspect
+    import re
+
+    import gradcheck.parse as module
+
+    source = inspect.getsource(module)
+    # Builtins eval/exec/compile (re.compile is fine) and SymPy's string parsers.
+    assert not re.search(r"(?<![\w.])(eval|exec|compile)\(|sympify|parse_expr", source)

@@ -8,6 +8,7 @@ from gradcheck.tape.functions import (
     reshape, sigmoid, sign, sin, sinh, softplus, sqrt, sub, sum, tan, tanh, transpose, where,
 )
 from gradcheck.tape.primitives import PRIMITIVES, Primitive, get_primitive, unbroadcast
+from gradcheck.tape.scalar import Scalar
 from gradcheck.tape.tensor import Tensor, apply
 from gradcheck.tape.trace import Graph, GraphNode, TraceStep, graph, trace_backward
 
@@ -21,4 +22,3 @@ __all__ = [
     "trace_backward", "graph", "TraceStep", "Graph", "GraphNode",
     "evaluate", "SYMPY_PRIMITIVES",
 ]
-from gradcheck.tape.scalar import Scalar
