@@ -36,7 +36,7 @@ MAX_LENGTH = 10_000  # characters of expression text
 MAX_DEPTH = 100  # AST nesting; a chain such as a + b - c + ... counts as one level
 MAX_EXPONENT = 1024  # largest |numeric exponent|
 MAX_INT_DIGITS = 100  # digits of an integer literal
-MAX_RESULT_DIGITS = 300  # number**number is refused if the result would exceed ~10**300
+MAX_RESULT_DIGITS = 300  # a variable-free part whose value exceeds 10**300 is refused
 MAX_CONSTANT_NESTING = 5  # calls/powers/divisions nested over plain numbers: exp(1/exp(2)) is 3
 MAX_MINMAX_ARGUMENTS = 10  # SymPy's Max/Min (and their derivatives) cost grows ~quadratically
 
@@ -681,7 +681,7 @@ def _operands(node: ast.AST) -> list[ast.AST]:
 def _is_constant_level(node: ast.AST) -> bool:
     """Whether a node adds a level that SymPy may evaluate numerically (call, power, division)."""
     return isinstance(node, ast.Call) or (
-        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.BitXor, ast.Div))
+        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Pow, ast.Div))
     )
 
 
