@@ -1,0 +1,99 @@
+"""Timing shared by every benchmark: medians of several runs after a warm-up.
+
+Contenders are run *interleaved* (A, B, C, A, B, C, ...) so that the noise of a shared
+machine falls on all of them alike, and every figure the suite reports is a ratio of
+two medians measured in the same process. As ``timeit`` does, the garbage collector
+is run before each timed call and disabled during it.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from typing import Any, Callable, Mapping
+
+__all__ = ["Phases", "interleaved", "median", "clock", "ratio", "fmt_seconds", "fmt_ratio"]
+
+clock = time.perf_counter
+
+# A run returns the seconds of each of its phases, e.g. {"forward": 0.1, "backward": 0.2}.
+Phases = Mapping[str, float]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _timed(run: Callable[[], Phases | float]) -> dict[str, float]:
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = clock()
+        out = run()
+        total = clock() - start
+    finally:
+        if enabled:
+            gc.enable()
+    phases = dict(out) if isinstance(out, Mapping) else {}
+    phases["total"] = phases.get("total", total)
+    return phases
+
+
+def interleaved(runs: Mapping[str, Callable[[], Any]], repeat: int, warmup: int = 1
+                ) -> dict[str, dict[str, Any]]:
+    """Run every contender ``warmup`` times untimed, then ``repeat`` times round-robin.
+
+    A run may return a mapping of phase -> seconds (it times its own phases); the
+    wall time of the whole call is always recorded as ``total``. Returns, per
+    contender and phase, the median and every sample (seconds).
+    """
+    # Objects alive now (imported libraries) are never garbage: freeze them, so the
+    # collection before each run walks only what the runs made.
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(warmup):
+            for run in runs.values():
+                _timed(run)
+        samples: dict[str, dict[str, list[float]]] = {name: {} for name in runs}
+        for _ in range(repeat):
+            for name, run in runs.items():
+                for phase, seconds in _timed(run).items():
+                    samples[name].setdefault(phase, []).append(seconds)
+    finally:
+        gc.unfreeze()
+    return {name: {phase: {"median": median(values), "samples": values}
+                   for phase, values in phases.items()}
+            for name, phases in samples.items()}
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, nan when either is missing or the denominator is 0."""
+    try:
+        if numerator is None or denominator is None or denominator == 0:
+            return float("nan")
+        return float(numerator) / float(denominator)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "n/a"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def fmt_ratio(value: float | None) -> str:
+    if value is None or value != value:
+        return "n/a"
+    if value >= 100:
+        return f"{value:.0f}x"
+    if value >= 10:
+        return f"{value:.1f}x"
+    return f"{value:.2f}x"
