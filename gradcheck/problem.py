@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -56,6 +56,28 @@ def _unknown(name: str, known: Sequence[str], what: str) -> InputError:
     return InputError(f"{what} {name!r} is not a variable of the expression{hint}")
 
 
+def resolve_wrt(wrt: Sequence[str] | str | None, names: Sequence[str], columns: Any,
+                default: Sequence[str], unknown: Callable[..., InputError] | None = None
+                ) -> tuple[str, ...]:
+    """The parameters: ``wrt`` as given (a list, or "a,b" text) or else ``default``, checked
+    against the variables' ``names`` and the data ``columns``; ``unknown`` words the error
+    for a name that is not a variable."""
+    unknown = unknown or _unknown
+    if isinstance(wrt, str):
+        wrt = [w.strip() for w in wrt.split(",") if w.strip()]
+    wrt = list(default) if wrt is None else list(wrt)
+    for name in wrt:
+        if name not in names:
+            raise unknown(name, names, "parameter")
+        if name in columns:
+            raise InputError(f"{name!r} is a data column and cannot also be a parameter")
+    if not wrt:
+        raise InputError("nothing to differentiate: every variable is an input or a data column")
+    if len(set(wrt)) != len(wrt):
+        raise InputError(f"parameter listed twice in wrt: {', '.join(wrt)}")
+    return tuple(wrt)
+
+
 def _as_float(name: str, value: Any) -> float:
     try:
         return float(value)
@@ -103,19 +125,7 @@ def make_problem(expression: str | sympy.Expr, wrt: Sequence[str] | str | None =
     for name in held:
         if name not in names:
             raise _unknown(name, names, "input")
-    if isinstance(wrt, str):
-        wrt = [w.strip() for w in wrt.split(",") if w.strip()]
-    if wrt is None:
-        wrt = [n for n in names if n not in columns and n not in held]
-    for name in wrt:
-        if name not in names:
-            raise _unknown(name, names, "parameter")
-        if name in columns:
-            raise InputError(f"{name!r} is a data column and cannot also be a parameter")
-    if not wrt:
-        raise InputError("nothing to differentiate: every variable is an input or a data column")
-    if len(set(wrt)) != len(wrt):
-        raise InputError(f"parameter listed twice in wrt: {', '.join(wrt)}")
+    wrt = resolve_wrt(wrt, names, columns, [n for n in names if n not in columns and n not in held])
     pinned = {}
     for name, value in (at or {}).items():
         if name not in names:

@@ -19,7 +19,7 @@ import numpy as np
 import sympy
 
 from ..errors import InputError
-from ..problem import REDUCTIONS, candidate_values
+from ..problem import REDUCTIONS, candidate_values, resolve_wrt
 
 __all__ = ["FunctionProblem", "make_function_problem", "choose_function_points", "describe",
            "explain_failure"]
@@ -164,21 +164,10 @@ def _roles(names, wrt, data, inputs, at, defaults):
         for name in given:
             if name not in names:
                 raise _unknown(name, names, what)
-    if isinstance(wrt, str):
-        wrt = [w.strip() for w in wrt.split(",") if w.strip()]
-    if wrt is None:  # every argument with a value to differentiate, or none at all
-        wrt = [n for n in names if n not in data and n not in held
-               and (n in at or n not in defaults)]
-    for name in wrt:
-        if name not in names:
-            raise _unknown(name, names, "parameter")
-        if name in data:
-            raise InputError(f"{name!r} is a data column and cannot also be a parameter")
-    if not wrt:
-        raise InputError("nothing to differentiate: every argument is an input or a data column")
-    if len(set(wrt)) != len(wrt):
-        raise InputError(f"parameter listed twice in wrt: {', '.join(wrt)}")
-    return tuple(wrt), tuple(n for n in names if n not in wrt and n not in data)
+    # by default every argument with a value to differentiate, or none at all
+    default = [n for n in names if n not in data and n not in held and (n in at or n not in defaults)]
+    wrt = resolve_wrt(wrt, names, data, default, _unknown)
+    return wrt, tuple(n for n in names if n not in wrt and n not in data)
 
 
 def make_function_problem(function: Callable[..., Any], wrt: Sequence[str] | str | None,
