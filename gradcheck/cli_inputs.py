@@ -1,0 +1,190 @@
+"""Turning the command line's text options (--at, --data, --data-file, --claim) into values.
+
+Every problem is a CLIError naming the option or file (and line) and what to write instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from typing import Sequence
+
+from gradcheck.errors import GradcheckError
+
+__all__ = ["CLIError", "parse_at", "parse_data", "parse_claims", "read_data_file"]
+
+MAX_MESSAGE = 400  # characters of an error message shown (inputs can be huge)
+
+
+class CLIError(GradcheckError):
+    """Bad input detected by the CLI itself (malformed option, unreadable file)."""
+
+
+# --------------------------------------------------------------------------- option parsing
+
+def _printable(text: str) -> str:
+    """``text`` made safe for a terminal: control characters escaped, length capped."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= MAX_MESSAGE else out[:MAX_MESSAGE - 3] + "..."
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CLIError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise CLIError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def _name(text: str, where: str) -> str:
+    name = text.strip()
+    if not name:
+        raise CLIError(f"{where}: missing the variable name before '='")
+    if not name.isidentifier():
+        raise CLIError(f"{where}: {name!r} is not a variable name")
+    return name
+
+
+def _split_list(items: Sequence[str]) -> list[str] | None:
+    """``("w1,w2", "b")`` -> ``["w1", "w2", "b"]``; None when the option was not given."""
+    if not items:
+        return None
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def parse_at(items: Sequence[str]) -> dict[str, float]:
+    """``("x=2", "w1=1,w2=3")`` -> ``{"x": 2.0, "w1": 1.0, "w2": 3.0}``; duplicates are errors."""
+    at: dict[str, float] = {}
+    for item in items:
+        for part in item.split(","):
+            where = f"--at {item}"
+            if "=" not in part:
+                raise CLIError(f"{where}: expected name=value, got {part.strip()!r}")
+            name, value = part.split("=", 1)
+            name = _name(name, where)
+            if name in at:
+                raise CLIError(f"--at: {name!r} is given twice")
+            at[name] = _number(value.strip(), f"{where}: value of {name!r}")
+    return at
+
+
+def parse_data(items: Sequence[str]) -> dict[str, list[float]]:
+    """``("x=1,2,3", "y=2,4,6")`` -> columns; duplicates and empty columns are errors."""
+    data: dict[str, list[float]] = {}
+    for item in items:
+        where = f"--data {item}"
+        if "=" not in item:
+            raise CLIError(f"{where}: expected name=v1,v2,..., e.g. --data x=1,2,3")
+        name, values = item.split("=", 1)
+        name = _name(name, where)
+        if name in data:
+            raise CLIError(f"--data: column {name!r} is given twice")
+        parts = values.split(",")
+        if not values.strip():
+            raise CLIError(f"{where}: column {name!r} has no values")
+        data[name] = [_number(v.strip(), f"{where}: value {i} of {name!r}")
+                      for i, v in enumerate(parts, 1)]
+    return data
+
+
+def parse_claims(items: Sequence[str]) -> dict[str, str]:
+    """``("w1=2*x*w1",)`` -> ``{"w1": "2*x*w1"}`` (the text is parsed by the library)."""
+    claims: dict[str, str] = {}
+    for item in items:
+        where = f"--claim {item}"
+        if "=" not in item:
+            raise CLIError(f"{where}: expected parameter=expression, e.g. --claim w='2*x*(w*x - y)'")
+        name, text = item.split("=", 1)
+        name = _name(name, where)
+        if name in claims:
+            raise CLIError(f"--claim: {name!r} is given twice")
+        if not text.strip():
+            raise CLIError(f"{where}: the claimed gradient of {name!r} is empty")
+        claims[name] = text
+    return claims
+
+
+def read_data_file(path: str) -> dict[str, list[float]]:
+    """Columns from a CSV file with a header row, or a JSON object ``{column: [values]}``.
+
+    Errors name the file and, for CSV, the line.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise CLIError(f"{path}: no such data file") from None
+    except IsADirectoryError:
+        raise CLIError(f"{path}: is a directory, not a data file") from None
+    except UnicodeDecodeError:
+        raise CLIError(f"{path}: not a UTF-8 text file") from None
+    except OSError as error:
+        raise CLIError(f"{path}: cannot read: {error.strerror or error}") from None
+    if path.lower().endswith(".json"):
+        return _data_from_json(text, path)
+    return _data_from_csv(text, path)
+
+
+def _data_from_json(text: str, path: str) -> dict[str, list[float]]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CLIError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
+    except RecursionError:
+        raise CLIError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(obj, dict) or not obj:
+        raise CLIError(f'{path}: expected a JSON object of columns, e.g. {{"x": [1, 2], "y": [2, 4]}}')
+    data = {}
+    for name, column in obj.items():
+        name = _name(name, f"{path}: column {name!r}")
+        if not isinstance(column, list) or not column:
+            raise CLIError(f"{path}: column {name!r} must be a non-empty list of numbers")
+        values = []
+        for i, v in enumerate(column, 1):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise CLIError(f"{path}: column {name!r}, item {i}: {v!r} is not a number")
+            values.append(_number(str(v), f"{path}: column {name!r}, item {i}"))
+        data[name] = values
+    return data
+
+
+def _data_from_csv(text: str, path: str) -> dict[str, list[float]]:
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    delimiter = max(",;\t", key=first.count) if any(d in first for d in ",;\t") else ","
+    try:
+        rows = list(_numbered_rows(text, delimiter))
+    except csv.Error as error:
+        raise CLIError(f"{path}: not valid CSV: {error}") from None
+    if not rows:
+        raise CLIError(f"{path}: empty file; expected a header row naming the columns, e.g. x,y")
+    header_line, header = rows[0]
+    names = []
+    for name in header:
+        name = _name(name, f"{path}:{header_line}: header")
+        if name in names:
+            raise CLIError(f"{path}:{header_line}: column {name!r} appears twice in the header")
+        names.append(name)
+    if len(rows) == 1:
+        raise CLIError(f"{path}: no data rows after the header")
+    data: dict[str, list[float]] = {n: [] for n in names}
+    for line, row in rows[1:]:
+        if len(row) != len(names):
+            raise CLIError(f"{path}:{line}: {len(row)} value(s), but the header has "
+                           f"{len(names)} column(s) ({', '.join(names)})")
+        for name, cell in zip(names, row):
+            data[name].append(_number(cell.strip(), f"{path}:{line}: column {name!r}"))
+    return data
+
+
+def _numbered_rows(text: str, delimiter: str):
+    """(line number, cells) for every non-blank CSV row."""
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            yield reader.line_num, row
