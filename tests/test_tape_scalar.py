@@ -66,7 +66,7 @@ def test_every_rule_has_a_truth_row_and_a_primitive():
         assert len(RULES[name]) - 1 == len(expr.free_symbols) == len(PRIMITIVES[name].vjps)
 
 
-@pytest.mark.parametrize("name,args", cases())
+@pytest.mark.parametrize("name,args", list(cases()))
 def test_rule_against_sympy(name, args):
     expr, _, _ = TRUTH[name]
     point = dict(zip((x, y), args))
@@ -76,7 +76,7 @@ def test_rule_against_sympy(name, args):
         assert close(local, truth(sympy.diff(expr, symbol), point), rtol=1e-12), (name, symbol)
 
 
-@pytest.mark.parametrize("name,args", cases())
+@pytest.mark.parametrize("name,args", list(cases()))
 def test_rule_against_the_tensor_tape(name, args):
     _, partials = rule(name, *args)
     tensors = [Tensor(v, requires_grad=True) for v in args]
@@ -86,7 +86,7 @@ def test_rule_against_the_tensor_tape(name, args):
         assert close(local, t.grad.item(), rtol=1e-14), name
 
 
-@pytest.mark.parametrize("name,args", cases())
+@pytest.mark.parametrize("name,args", list(cases()))
 def test_scalar_operation_runs_the_rule(name, args):
     """The generated hot path computes exactly the table's numbers, as Scalars and with numbers."""
     _, _, op = TRUTH[name]
