@@ -126,7 +126,7 @@ def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
         undefined = _undefined_reason(derivs, batch, i, float(value[i]))
         params = []
         for p in problem.wrt:
-            rounding = ROUNDING_ULPS * EPS * max(float(magnitude[p][i]), abs(float(symbolic[p][i])))
+            rounding = ROUNDING_ULPS * EPS * _finite_max(magnitude[p][i], symbolic[p][i])
             estimates = {"symbolic": Estimate(float(symbolic[p][i]), rounding,
                                               refiner(derivs.exprs[p], batch, i))}
             if tape is not None:
@@ -147,6 +147,11 @@ def check(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
                 "reduce": problem.reduce, "data_rows": problem.rows, "inputs": list(problem.inputs)}
     return Report(problem.text, list(problem.wrt), {p: str(e) for p, e in derivs.exprs.items()},
                   point_results, sources, skipped, settings, notes)
+
+
+def _finite_max(*values: float) -> float:
+    """The largest finite |value| (0 if none): a NaN must not poison a tolerance."""
+    return max((abs(float(v)) for v in values if math.isfinite(v)), default=0.0)
 
 
 def _param_result(name, verdict, estimates, numeric_error) -> ParamResult:

@@ -34,14 +34,20 @@ def _kink_arguments(expr: sympy.Expr) -> list[sympy.Expr]:
 
 
 def _term_magnitude(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every sum replaced by the sum of its terms' absolute values.
+    """The size of the numbers a float64 evaluation of ``expr`` adds up: sums become sums of
+    their terms' magnitudes, through products and positive integer powers; any other node
+    (a function, a division) counts as its own absolute value, its argument untouched.
 
-    Evaluated at a point, it bounds the size of the numbers a float64 evaluation adds,
-    so eps times it estimates that evaluation's rounding error under cancellation.
+    eps times it, evaluated at a point, estimates the rounding error under cancellation.
     """
+    if isinstance(expr, sympy.Add):
+        return sympy.Add(*[_term_magnitude(t) for t in expr.args])
+    if isinstance(expr, sympy.Mul):
+        return sympy.Mul(*[_term_magnitude(f) for f in expr.args])
+    if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and expr.exp > 0:
+        return _term_magnitude(expr.base) ** expr.exp
     # evaluate=False: Abs would otherwise query assumptions on every term (slow for big sums)
-    return expr.replace(lambda e: isinstance(e, sympy.Add),
-                        lambda e: sympy.Add(*[sympy.Abs(t, evaluate=False) for t in e.args]))
+    return sympy.Abs(expr, evaluate=False)
 
 
 def _sparse_diff(expr: sympy.Expr, wrt: Sequence[str]) -> dict[str, sympy.Expr]:

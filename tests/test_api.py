@@ -237,3 +237,14 @@ def test_a_kink_only_counts_for_parameters_that_cross_it():
     r = check("relu(w*x)", at={"w": 0.0, "x": 2.0})
     assert only(r, "w").status == "nondifferentiable"
     assert only(r, "x").status == "ok" and only(r, "x").symbolic == 0.0
+
+
+def test_rounding_bound_stays_finite_inside_function_arguments():
+    # the cancellation bound once rewrote w - 2.84 inside acos into |w| + 2.84 (NaN):
+    # equal sources were then reported as "no two sources agree"
+    text = "acos(w - 2.84)**2"
+    claim = "-2*acos(w - 2.84)/sqrt(1 - (w - 2.84)**2)"
+    for w in (2.747, 2.443, 1.994):
+        r = check(text, at={"w": w}, claimed={"w": claim})
+        assert r.ok, str(r)
+    assert only(check(text, at={"w": 2.443}, claimed={"w": f"1.000001*({claim})"}), "w").culprit == "claimed"
