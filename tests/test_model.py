@@ -290,3 +290,19 @@ def test_docstring_examples_run():
     import gradcheck.stand_in
     for module in (gradcheck.models.check, gradcheck.stand_in):
         assert doctest.testmod(module).failed == 0
+
+
+def test_rounding_bound_of_a_function_model_stays_finite():
+    # sums inside a function's argument must not become sums of magnitudes (acos -> NaN)
+    import numpy as np
+    import gradcheck
+
+    def f(w):
+        return np.arccos(w - 2.84) ** 2
+
+    def g(w):
+        return -2 * np.arccos(w - 2.84) / np.sqrt(1 - (w - 2.84) ** 2)
+
+    assert gradcheck.check_grad(f, g, at={"w": 2.443}).ok
+    slipped = gradcheck.check_grad(f, lambda w: 1.000001 * g(w), at={"w": 2.443})
+    assert slipped.points[0].params[0].culprit == "claimed"

@@ -130,7 +130,8 @@ class _Exact:
 
 def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine) -> dict[str, Estimate]:
     exact = [abs(v[i]) for v in (sym, tape) if v is not None]
-    scale = max([mag[i]] + exact) if mag is not None else max(exact or [abs(num.value[i])])
+    sizes = ([abs(mag[i])] if mag is not None else []) + (exact or [abs(num.value[i])])
+    scale = max((x for x in sizes if np.isfinite(x)), default=0.0)  # a NaN must not poison it
     rounding = ROUNDING_ULPS * EPS * scale
     out = {}
     if sym is not None:

@@ -40,16 +40,30 @@ def _dirac_delta(x: Any, k: int = 0) -> Any:
     return np.where(np.equal(x, 0), np.nan, 0.0)  # 0 off the jump, undefined on it
 
 
-_NUMPY = [{"Heaviside": lambda x, h0=0.5: np.heaviside(x, h0), "DiracDelta": _dirac_delta}, "numpy"]
+_NUMPY = [{"Heaviside": lambda x, h0=0.5: np.heaviside(x, h0), "DiracDelta": _dirac_delta}, np]  # module, not "numpy": no f2py star-import
 _MPMATH = [{"DiracDelta": lambda x, k=0: mpmath.nan if x == 0 else mpmath.mpf(0)}, "mpmath"]
 
 
 class _MagnitudePrinter(NumPyPrinter):
     """Prints every sum as the sum of its terms' absolute values: evaluated at a point,
     the size of the numbers a float64 evaluation adds (the bound symbolic.py's
-    _term_magnitude gives, without building a second SymPy expression)."""
+    _term_magnitude gives, without building a second SymPy expression). Sums inside a
+    function's argument or a division stay as they are: |w| + 2.84 inside acos is NaN."""
+
+    _opaque = 0  # how many functions/divisions enclose the node being printed
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        opaque = isinstance(expr, sympy.Function) or (
+            isinstance(expr, sympy.Pow) and not (expr.exp.is_Integer and expr.exp > 0))
+        self._opaque += opaque
+        try:
+            return super()._print(expr, **kwargs)
+        finally:
+            self._opaque -= opaque
 
     def _print_Add(self, expr: sympy.Add, order: Any = None) -> str:
+        if self._opaque:
+            return super()._print_Add(expr, order)
         return " + ".join(f"abs({self._print(term)})" for term in expr.args)
 
 
@@ -238,6 +252,8 @@ def build_symbolic(problem: FunctionProblem, limit: int = SYMBOLIC_LIMIT) -> Sym
     return SymbolicModel(
         expr, tuple(s.name for s in elements), exprs, all_symbols,
         gradient=_compile(all_symbols, exprs, cse=shared),
-        magnitude=_compile(all_symbols, exprs, magnitude=True, cse=shared),
+        # no shared subexpressions here: a sum moved out of a function's argument by CSE
+        # would be printed as a sum of magnitudes
+        magnitude=_compile(all_symbols, exprs, magnitude=True, cse=([], exprs)),
         value_magnitude=_compile(all_symbols, [expr], magnitude=True),
         kink_sites=_kink_model(expr, elements, all_symbols))
