@@ -17,7 +17,7 @@ from .problem import check_points, make_problem
 from .report import ParamResult, PointResult, Report
 from .sources import (claimed_source, numeric_source, prepare_claims, refiner,
                       symbolic_source, tape_source)
-from .symbolic import Derivatives, differentiate
+from .symbolic import Derivatives, differentiate, first_undefined
 
 __all__ = ["check", "assert_gradients", "GradientMismatch", "DEFAULT_RTOL", "DEFAULT_ATOL"]
 
@@ -43,7 +43,6 @@ def _check_options(rtol: float, atol: float, method: str) -> None:
 def _undefined_reason(derivs: Derivatives, batch: Batch, index: int, value: float) -> str | None:
     if math.isfinite(value):
         return None
-    from .symbolic import first_undefined
     where = first_undefined(derivs.expr, batch.rows(index))
     return (f"the function is not finite here (value {value}): {where}" if where
             else f"the function is not finite here (value {value})")

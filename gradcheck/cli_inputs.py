@@ -55,18 +55,25 @@ def _split_list(items: Sequence[str]) -> list[str] | None:
     return [part.strip() for item in items for part in item.split(",") if part.strip()]
 
 
+def _assignment(text: str, where: str, expected: str, seen: dict, duplicate: str) -> tuple[str, str]:
+    """``name=value`` split at the first ``=``, the name checked and not ``seen`` before."""
+    if "=" not in text:
+        raise CLIError(f"{where}: expected {expected}")
+    name, value = text.split("=", 1)
+    name = _name(name, where)
+    if name in seen:
+        raise CLIError(duplicate.format(name=repr(name)))
+    return name, value
+
+
 def parse_at(items: Sequence[str]) -> dict[str, float]:
     """``("x=2", "w1=1,w2=3")`` -> ``{"x": 2.0, "w1": 1.0, "w2": 3.0}``; duplicates are errors."""
     at: dict[str, float] = {}
     for item in items:
         for part in item.split(","):
             where = f"--at {item}"
-            if "=" not in part:
-                raise CLIError(f"{where}: expected name=value, got {part.strip()!r}")
-            name, value = part.split("=", 1)
-            name = _name(name, where)
-            if name in at:
-                raise CLIError(f"--at: {name!r} is given twice")
+            name, value = _assignment(part, where, f"name=value, got {part.strip()!r}", at,
+                                      "--at: {name} is given twice")
             at[name] = _number(value.strip(), f"{where}: value of {name!r}")
     return at
 
@@ -76,12 +83,8 @@ def parse_data(items: Sequence[str]) -> dict[str, list[float]]:
     data: dict[str, list[float]] = {}
     for item in items:
         where = f"--data {item}"
-        if "=" not in item:
-            raise CLIError(f"{where}: expected name=v1,v2,..., e.g. --data x=1,2,3")
-        name, values = item.split("=", 1)
-        name = _name(name, where)
-        if name in data:
-            raise CLIError(f"--data: column {name!r} is given twice")
+        name, values = _assignment(item, where, "name=v1,v2,..., e.g. --data x=1,2,3", data,
+                                   "--data: column {name} is given twice")
         parts = values.split(",")
         if not values.strip():
             raise CLIError(f"{where}: column {name!r} has no values")
@@ -95,12 +98,8 @@ def parse_claims(items: Sequence[str]) -> dict[str, str]:
     claims: dict[str, str] = {}
     for item in items:
         where = f"--claim {item}"
-        if "=" not in item:
-            raise CLIError(f"{where}: expected parameter=expression, e.g. --claim w='2*x*(w*x - y)'")
-        name, text = item.split("=", 1)
-        name = _name(name, where)
-        if name in claims:
-            raise CLIError(f"--claim: {name!r} is given twice")
+        name, text = _assignment(item, where, "parameter=expression, e.g. --claim w='2*x*(w*x - y)'",
+                                 claims, "--claim: {name} is given twice")
         if not text.strip():
             raise CLIError(f"{where}: the claimed gradient of {name!r} is empty")
         claims[name] = text

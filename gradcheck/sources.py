@@ -115,18 +115,20 @@ def numeric_source(derivs: Derivatives, batch: Batch, method: str) -> dict[str, 
     return result
 
 
-def _call(function: Callable, arguments: Mapping[str, np.ndarray]) -> Any:
+def call_by_name(function: Callable[..., Any], arguments: Mapping[str, Any],
+                 missing: str = "claimed gradient function asks for {names}, "
+                                "which the expression does not have") -> Any:
+    """Call with the arguments ``function`` takes (all of them if it takes ``**kwargs``);
+    ``missing`` words the error for required arguments that are not available."""
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return function(**arguments)
     if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
         return function(**arguments)
-    missing = [n for n in parameters if n not in arguments
-               and parameters[n].default is inspect.Parameter.empty]
-    if missing:
-        raise InputError(f"claimed gradient function asks for {', '.join(missing)}, "
-                         "which the expression does not have")
+    absent = [n for n, p in parameters.items() if n not in arguments and p.default is p.empty]
+    if absent:
+        raise InputError(missing.format(names=", ".join(absent)))
     return function(**{n: arguments[n] for n in parameters if n in arguments})
 
 
@@ -143,7 +145,7 @@ def claimed_source(claims: Mapping[str, Claim], batch: Batch) -> dict[str, np.nd
                 raw = _compile(symbols, [claim.expr])(**{s.name: arguments[s.name] for s in symbols})[0]
             else:
                 try:
-                    raw = _call(claim.function, arguments)
+                    raw = call_by_name(claim.function, arguments)
                 except GradcheckError:
                     raise
                 except Exception as error:  # the user's code: report, don't crash

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import GradcheckError, InputError, UnsupportedOperation
+from ..sources import call_by_name
 from .problem import FunctionProblem, explain_failure
+
+_MISSING = "the gradient function asks for {names}, which the function does not take"
 
 __all__ = ["tape_gradient", "claimed_gradient"]
 
@@ -31,21 +33,6 @@ def tape_gradient(problem: FunctionProblem, point: Mapping[str, Any]) -> np.ndar
         raise UnsupportedOperation(explain_failure(error, problem.function)) from None
     return problem.flatten({p: t.grad if t.grad is not None else np.zeros(t.shape)
                             for p, t in leaves.items()})
-
-
-def _call_by_name(function: Callable[..., Any], arguments: Mapping[str, Any]) -> Any:
-    """Call with the arguments ``function`` takes (all of them if it takes ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return function(**arguments)
-    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
-        return function(**arguments)
-    missing = [n for n, p in parameters.items() if n not in arguments and p.default is p.empty]
-    if missing:
-        raise InputError(f"the gradient function asks for {', '.join(missing)}, "
-                         "which the function does not take")
-    return function(**{n: arguments[n] for n in parameters if n in arguments})
 
 
 def _as_mapping(raw: Any, wrt: tuple[str, ...]) -> dict[str, Any]:
@@ -89,14 +76,14 @@ def claimed_gradient(claimed: Any, problem: FunctionProblem, point: Mapping[str,
     arguments = {**problem.fixed, **point}
     try:
         if callable(claimed):
-            raw = _as_mapping(_call_by_name(claimed, arguments), problem.wrt)
+            raw = _as_mapping(call_by_name(claimed, arguments, _MISSING), problem.wrt)
         else:
             raw = {}
             for name, claim in claimed.items():
                 if name not in problem.wrt:
                     raise InputError(f"claimed gradient for {name!r}, which is not a parameter "
                                      f"(parameters: {', '.join(problem.wrt)})")
-                raw[name] = _call_by_name(claim, arguments) if callable(claim) else claim
+                raw[name] = call_by_name(claim, arguments, _MISSING) if callable(claim) else claim
     except GradcheckError:
         raise
     except Exception as error:  # the user's code: report, don't crash
