@@ -15,30 +15,26 @@ import difflib
 import json
 import os
 import shlex
-import shutil
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import click
 
-from gradcheck.cli_inputs import (CLIError, _printable, _split_list, parse_at, parse_claims, parse_data,
-                                  read_data_file)
-from gradcheck.errors import ExpressionError, GradcheckError
+from gradcheck.cli_inputs import CLIError, _split_list, parse_at, parse_claims, parse_data, read_data_file
+from gradcheck.cli_output import (GRAPH_FORMATS, STATUS_COLORS, _error, _error_internal,  # noqa: F401
+                                  _is_terminal, _Progress, _record, _report_gradcheck_error, _styler,
+                                  _write_graph)
+from gradcheck.errors import GradcheckError
 
 __all__ = ["main", "cli", "read_data_file", "parse_at", "parse_data", "parse_claims"]
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 PROGRESS_AFTER = 1.0  # seconds a check may run before progress appears on stderr
-GRAPH_FORMATS = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png"}
-STATUS_COLORS = {"ok": "green", "mismatch": "red", "nondifferentiable": "yellow",
-                 "undefined": "yellow"}
 
 
 # --------------------------------------------------------------------------- presentation
+# (the rest of it is cli_output.py)
 
 def _use_color(flag: bool | None) -> bool:
     """Colour on a terminal (or with --color), never with --no-color or NO_COLOR set."""
@@ -47,69 +43,6 @@ def _use_color(flag: bool | None) -> bool:
     if flag is not None:
         return flag
     return _is_terminal("stdout")
-
-
-def _is_terminal(name: str) -> bool:
-    """Whether sys.stdout/sys.stderr is a terminal (click's get_text_stream is deprecated)."""
-    return bool(getattr(getattr(sys, name), "isatty", lambda: False)())
-
-
-def _styler(color: bool):
-    def style(text: str, status: str) -> str:
-        fg = STATUS_COLORS.get(status)
-        return click.style(text, fg=fg, bold=status == "mismatch") if color and fg else text
-    return style
-
-
-def _error(message: str, *extra: str) -> None:
-    click.echo(f"error: {_printable(message)}", err=True)
-    for line in extra:
-        if line:
-            click.echo(line, err=True)
-
-
-class _Progress:
-    """Prints to stderr when the block takes longer than ``after`` seconds.
-
-    On a terminal it keeps an elapsed-time counter on one line; elsewhere it prints one
-    line when the wait starts and one when it ends. Never writes to stdout.
-    """
-
-    def __init__(self, message: str, after: float):
-        self.message, self.after = message, after
-        self.done = threading.Event()
-        self.shown = False
-        self.start = time.monotonic()
-        self.tty = _is_terminal("stderr")
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> "_Progress":
-        self.thread.start()
-        return self
-
-    def _run(self) -> None:
-        if self.done.wait(self.after):
-            return
-        with self.lock:
-            if self.done.is_set():
-                return
-            self.shown = True
-            click.echo(f"{self.message}" + ("" if self.tty else " (this may take a while)"),
-                       err=True, nl=not self.tty)
-        while self.tty and not self.done.wait(0.5):
-            with self.lock:
-                if not self.done.is_set():
-                    elapsed = time.monotonic() - self.start
-                    click.echo(f"\r{self.message} {elapsed:.0f}s", err=True, nl=False)
-
-    def __exit__(self, *exc: Any) -> None:
-        with self.lock:
-            self.done.set()
-        self.thread.join()
-        if self.shown:
-            elapsed = time.monotonic() - self.start
-            click.echo(f"{chr(13) if self.tty else ''}{self.message} done in {elapsed:.1f}s", err=True)
 
 
 # --------------------------------------------------------------------------- the commands
@@ -193,21 +126,6 @@ def _usage_message(e: click.UsageError) -> str:
     if "unexpected extra argument" in message and e.ctx is not None and e.ctx.info_name == "expr":
         return message.rstrip(".") + "; put the whole expression in quotes, e.g. gradcheck expr \"w*x - y\""
     return message
-
-
-def _report_gradcheck_error(e: GradcheckError) -> None:
-    caret = getattr(e, "caret", "") if isinstance(e, ExpressionError) else ""
-    message = getattr(e, "message", None) or str(e)
-    if caret and all(c.isprintable() for c in caret.replace("\n", "")):
-        _error(message, caret)
-    else:
-        _error(message)
-
-
-def _error_internal(e: BaseException) -> None:
-    click.echo(f"internal error: {type(e).__name__}: {_printable(str(e))} "
-               "(a bug in gradcheck: please report it with the command you ran; "
-               "GRADCHECK_DEBUG=1 shows the traceback)", err=True)
 
 
 class _ExprCommand(click.Command):
@@ -379,54 +297,6 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
             if not _write_graph(recording, statuses, graph_file, graph_format):
                 return EXIT_INPUT
     return code
-
-
-def _record(report, data, option: str):
-    """The tape's recording at the first checked point, or None (with a message)."""
-    from gradcheck.trace import record
-
-    if "tape" in report.skipped:
-        _error(f"{option}: the tape cannot run this expression: {report.skipped['tape']}")
-        return None
-    try:
-        return record(report.expression, report.wrt, report.points[0].at, data or None,
-                      report.settings.get("reduce", "sum"))
-    except GradcheckError as e:
-        _error(f"{option}: cannot record the tape: {e}")
-        return None
-
-
-def _write_graph(recording, statuses: dict[str, str], path: str, fmt: str | None) -> bool:
-    from gradcheck.trace import render_dot
-
-    dot_text = render_dot(recording, statuses)
-    target = Path(path)
-    try:
-        if fmt is None:
-            target.write_text(dot_text, encoding="utf-8")
-            click.echo(f"graph written to {path}", err=True)
-            return True
-        program = shutil.which("dot")
-        if program is None:
-            fallback = target.with_suffix(".dot")
-            fallback.write_text(dot_text, encoding="utf-8")
-            _error(f"Graphviz 'dot' not found, so {path} was not written: install the graphviz "
-                   f"package (apt-get install graphviz) or use a .dot file; the DOT text is in {fallback}")
-            return False
-        result = subprocess.run([program, f"-T{fmt}", "-o", str(target)], input=dot_text.encode(),
-                                capture_output=True, timeout=60)
-    except OSError as error:
-        _error(f"--graph {path}: cannot write: {error.strerror or error}")
-        return False
-    except subprocess.TimeoutExpired:
-        _error(f"--graph {path}: Graphviz 'dot' took longer than 60 s; try a .dot file")
-        return False
-    if result.returncode != 0:
-        why = result.stderr.decode(errors="replace").strip().splitlines()
-        _error(f"--graph {path}: Graphviz 'dot' failed: {why[0] if why else result.returncode}")
-        return False
-    click.echo(f"graph written to {path}", err=True)
-    return True
 
 
 main = cli  # the console script: ``gradcheck = gradcheck.cli:main``

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from .report import ParamResult, PointResult, Report
+if TYPE_CHECKING:  # only annotations: report imports this module to give Report its __str__
+    from .report import ParamResult, PointResult, Report
 
 __all__ = ["render_table", "verdict_line", "format_number", "format_point"]
 

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .render import render_table
+
 __all__ = ["ParamResult", "PointResult", "Report", "SOURCES", "STATUSES"]
 
 SOURCES = ("symbolic", "tape", "numeric", "claimed")
@@ -143,5 +145,4 @@ class Report:
         }
 
     def __str__(self) -> str:
-        from .render import render_table
         return render_table(self)

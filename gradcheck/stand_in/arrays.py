@@ -10,7 +10,7 @@ import sympy
 
 from ..errors import UnsupportedOperation
 from .rules import select
-from .value import raw
+from .base import raw
 
 __all__ = ["FUNCTIONS", "matmul"]
 

@@ -8,6 +8,8 @@ import numpy as np
 import sympy
 
 from ..errors import UnsupportedOperation
+from .arrays import FUNCTIONS, matmul
+from .base import StandInBase, raw
 from .rules import COMPARISONS, UFUNCS, is_constant
 
 __all__ = ["StandIn", "symbols", "as_expression", "element_names", "raw", "OPERATION_LIMIT"]
@@ -29,14 +31,6 @@ class _Budget:
             raise UnsupportedOperation(
                 f"the symbolic expression grew past {OPERATION_LIMIT:,} element operations; "
                 "too large for SymPy")
-
-
-def raw(x: Any) -> Any:
-    if isinstance(x, StandIn):
-        return x.array
-    if isinstance(x, (list, tuple)):
-        return type(x)(raw(i) for i in x)
-    return x
 
 
 def _whole(v: Any) -> Any:
@@ -71,7 +65,7 @@ def _budget_of(values: Any) -> _Budget | None:
     return None
 
 
-class StandIn:
+class StandIn(StandInBase):
     """A NumPy-like array of SymPy expressions that user functions can run on unchanged."""
 
     __array_priority__ = 1000  # ndarray operators defer to ours
@@ -90,7 +84,6 @@ class StandIn:
                 + (f" (with {', '.join(sorted(kwargs))})" if kwargs else ""))
         arrays = [_operand(x) for x in inputs]
         if ufunc is np.matmul:
-            from .arrays import matmul  # a cycle: arrays unwraps StandIns
             out = matmul(*arrays)
         else:
             out = UFUNCS[ufunc](*arrays)
@@ -100,7 +93,6 @@ class StandIn:
         return StandIn(out, _budget_of(inputs))
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
-        from .arrays import FUNCTIONS
         special = FUNCTIONS.get(func)
         try:
             if special is not None:

@@ -18,7 +18,7 @@ import numpy as np
 from gradcheck.errors import UnsupportedOperation
 from gradcheck.tape.engine import enable_grad
 from gradcheck.tape.primitives import PRIMITIVES
-from gradcheck.tape.tensor import Tensor, apply
+from gradcheck.tape.tensor import Tensor, apply, extreme, install_numpy_dispatch
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "power",
@@ -114,30 +114,13 @@ def mean(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     return apply(_MEAN, x, axis=axis, keepdims=keepdims)
 
 
-def _pick(x: ArrayLike, choose: Callable, axis: Any, keepdims: bool) -> Tensor:
-    """The element ``choose`` (argmax or argmin) selects along ``axis``, by indexing: the
-    gradient goes to that one element (a valid subgradient at ties)."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    if axis is None:
-        out = x[np.unravel_index(choose(x.data), x.shape)]
-        return reshape(out, (1,) * x.ndim) if keepdims else out
-    if not isinstance(axis, (int, np.integer)):
-        raise UnsupportedOperation("the tape supports max/min over one axis or all, not a tuple of axes")
-    axis = int(axis) % x.ndim
-    chosen = np.expand_dims(choose(x.data, axis=axis), axis)
-    index = list(np.ix_(*(np.arange(n) for n in chosen.shape)))
-    index[axis] = chosen
-    out = x[tuple(index)]
-    return out if keepdims else reshape(out, chosen.shape[:axis] + chosen.shape[axis + 1:])
-
-
 def amax(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis`` (all by default); the gradient goes to the first maximum.
 
     >>> amax(Tensor([[1.0, 5.0], [7.0, 2.0]]), axis=1).tolist()
     [5.0, 7.0]
     """
-    return _pick(x, np.argmax, axis, keepdims)
+    return extreme(x, np.argmax, axis, keepdims)
 
 
 def amin(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -146,7 +129,7 @@ def amin(x: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     >>> amin(Tensor([[1.0, 5.0], [7.0, 2.0]])).item()
     1.0
     """
-    return _pick(x, np.argmin, axis, keepdims)
+    return extreme(x, np.argmin, axis, keepdims)
 
 
 def dot(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -266,3 +249,6 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     if impl is None:
         raise UnsupportedOperation(f"the tape has no rule for numpy.{func.__name__}")
     return impl(*args, **kwargs)
+
+
+install_numpy_dispatch(array_ufunc, array_function)

@@ -18,7 +18,7 @@ from gradcheck.tape import engine as _engine
 from gradcheck.tape.engine import Node
 from gradcheck.tape.primitives import PRIMITIVES, Primitive
 
-__all__ = ["Tensor", "apply"]
+__all__ = ["Tensor", "apply", "install_numpy_dispatch"]
 
 # Python scalars are passed to NumPy as they are: NEP 50 treats them as "weak", so a
 # float32 tensor times 0.01 stays float32 (like PyTorch). NumPy scalars are made
@@ -79,6 +79,40 @@ _ADD, _SUB, _MUL, _DIV = (PRIMITIVES[n] for n in ("add", "sub", "mul", "div"))
 _NEG, _POW, _ABS, _MATMUL = (PRIMITIVES[n] for n in ("neg", "pow", "abs", "matmul"))
 _SUM, _MEAN, _RESHAPE, _TRANSPOSE = (PRIMITIVES[n] for n in ("sum", "mean", "reshape", "transpose"))
 _GETITEM = PRIMITIVES["getitem"]
+
+
+# ---------------------------------------------------------------- NumPy protocol (np.sin(t), np.sum(t))
+# Its rules are gradcheck.tape.functions, which is built on Tensor and so is not imported
+# here: it installs its two dispatchers when it is imported, and gradcheck.tape imports it,
+# so they are in place before any Tensor can reach NumPy.
+def _not_installed(*args: Any) -> Any:
+    raise GradcheckError("NumPy dispatch for Tensor is not installed: import gradcheck.tape")
+
+
+_numpy_dispatch: dict[str, Callable[..., Any]] = {"ufunc": _not_installed, "function": _not_installed}
+
+
+def install_numpy_dispatch(array_ufunc: Callable[[Any, str, tuple, dict], Any],
+                           array_function: Callable[[Any, tuple, dict], Any]) -> None:
+    """Serve ``Tensor.__array_ufunc__`` / ``__array_function__`` with these (called by functions.py)."""
+    _numpy_dispatch["ufunc"], _numpy_dispatch["function"] = array_ufunc, array_function
+
+
+def extreme(x: Any, choose: Callable, axis: Any, keepdims: bool) -> "Tensor":
+    """The element ``choose`` (argmax or argmin) selects along ``axis``, by indexing: the
+    gradient goes to that one element (a valid subgradient at ties). Tensor.max/min, amax/amin."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if axis is None:
+        out = x[np.unravel_index(choose(x.data), x.shape)]
+        return apply(_RESHAPE, out, shape=(1,) * x.ndim) if keepdims else out
+    if not isinstance(axis, (int, np.integer)):
+        raise UnsupportedOperation("the tape supports max/min over one axis or all, not a tuple of axes")
+    axis = int(axis) % x.ndim
+    chosen = np.expand_dims(choose(x.data, axis=axis), axis)
+    index = list(np.ix_(*(np.arange(n) for n in chosen.shape)))
+    index[axis] = chosen
+    out = x[tuple(index)]
+    return out if keepdims else apply(_RESHAPE, out, shape=chosen.shape[:axis] + chosen.shape[axis + 1:])
 
 
 def _binary(prim: Primitive) -> tuple[Callable, Callable]:
@@ -188,12 +222,10 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from gradcheck.tape.functions import array_ufunc  # a cycle: functions imports Tensor
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        return _numpy_dispatch["ufunc"](ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from gradcheck.tape.functions import array_function
-        return array_function(func, args, kwargs)
+        return _numpy_dispatch["function"](func, args, kwargs)
 
     def __float__(self) -> float:
         self._leave_tape("float()")
@@ -292,13 +324,11 @@ class Tensor:
 
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """Largest element over ``axis``; its gradient goes to the first maximal element."""
-        from gradcheck.tape.functions import amax
-        return amax(self, axis, keepdims)
+        return extreme(self, np.argmax, axis, keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """Smallest element over ``axis``; its gradient goes to the first minimal element."""
-        from gradcheck.tape.functions import amin
-        return amin(self, axis, keepdims)
+        return extreme(self, np.argmin, axis, keepdims)
 
     def ravel(self) -> "Tensor":
         """The elements as a 1-D tensor (``flatten`` too)."""
