@@ -45,9 +45,13 @@ def test_every_function_parses_and_evaluates(name):
         "asin": math.asin, "acos": math.acos, "atan": math.atan, "abs": abs, "Abs": abs,
         "sigmoid": lambda v: 1 / (1 + math.exp(-v)), "softplus": lambda v: math.log1p(math.exp(v)),
         "relu": lambda v: max(0.0, v), "max": lambda v: max(v, 0.25), "min": lambda v: min(v, 0.25),
+        "Max": lambda v: max(v, 0.25), "Min": lambda v: min(v, 0.25),
+        "sign": lambda v: math.copysign(1.0, v), "Heaviside": lambda v: float(v > 0),
+        "DiracDelta": lambda v: 0.0,
     }[name]
-    text = f"{name}(x, 0.25)" if name in ("max", "min") else f"{name}(x)"
-    for value in (0.3, 0.7):
+    text = f"{name}(x, 0.25)" if name in ("max", "min", "Max", "Min") else f"{name}(x)"
+    kinked = name in ("abs", "Abs", "relu", "max", "min", "Max", "Min", "sign", "Heaviside", "DiracDelta")
+    for value in (0.3, 0.7, -0.7) if kinked else (0.3, 0.7):
         got = float(parse(text).subs(x, value))
         assert got == pytest.approx(reference(value), rel=1e-14)
 
@@ -307,8 +311,11 @@ def test_the_parser_never_evaluates_text():
     import inspect
     import re
 
-    import gradcheck.parse as module
+    import gradcheck.parse
+    import gradcheck.parse_source
+    import gradcheck.parse_tables
 
-    source = inspect.getsource(module)
-    # Builtins eval/exec/compile (re.compile is fine) and SymPy's string parsers.
-    assert not re.search(r"(?<![\w.])(eval|exec|compile)\(|sympify|parse_expr", source)
+    for module in (gradcheck.parse, gradcheck.parse_source, gradcheck.parse_tables):
+        source = inspect.getsource(module)
+        # Builtins eval/exec/compile (re.compile is fine) and SymPy's string parsers.
+        assert not re.search(r"(?<![\w.])(eval|exec|compile)\(|sympify|parse_expr", source)
