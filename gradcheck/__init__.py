@@ -10,7 +10,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "check": "api", "assert_gradients": "api", "GradientMismatch": "api", "check_grad": "models",
+    "check": "api", "assert_gradients": "api", "GradientMismatch": "api", "check_grad": "api",
     "DEFAULT_RTOL": "defaults", "DEFAULT_ATOL": "defaults",
     "parse": "parse",
     "Report": "report", "PointResult": "report", "ParamResult": "report",

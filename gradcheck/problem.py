@@ -1,73 +1,166 @@
-"""Problem: what is differentiated, the roles of its variables, and the points to check."""
+"""Problem: a model with its arguments split by role, for either front end.
+
+Parameters (``wrt``) are float64 arrays of any shape (scalars for an expression);
+inputs and data columns are held fixed. All parameter elements together form one flat
+vector, in ``wrt`` order and C order within each parameter: what the sources
+differentiate. An expression's data columns are rows: the expression is evaluated per
+row and summed or averaged; a function gets its data as given and its output is
+summed or averaged.
+"""
 
 from __future__ import annotations
 
+import copy
 import difflib
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-import sympy
 
 from .errors import InputError
-from .parse import parse
+from .expression import Expression
+from .model import FunctionModel, as_model
 
-__all__ = ["Problem", "make_problem", "REDUCTIONS"]
+__all__ = ["Problem", "make_problem", "resolve_wrt", "REDUCTIONS", "CONSTANT_NAMES"]
 
 REDUCTIONS = ("sum", "mean")
-MAX_POINTS = 100_000
+# Names the parser reads as constants unless the user makes them variables.
+CONSTANT_NAMES = ("e", "E", "pi", "π")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """An expression with its variables split by role.
+    """``model`` with its arguments by role.
 
-    ``wrt`` are differentiated, ``inputs`` held fixed, ``data`` columns (1-D arrays of
-    one length) are summed or averaged over by ``reduce``; ``pinned`` are the values the
-    user fixed with ``at``.
+    ``fixed`` holds the values of inputs and data (copies, passed to every call);
+    ``pinned`` the parameter values given in ``at`` (or as defaults); ``free`` the
+    scalar arguments without a value, seeded per point.
     """
 
-    text: str
-    expr: sympy.Expr
+    model: Expression | FunctionModel
     wrt: tuple[str, ...]
     inputs: tuple[str, ...]
-    data: dict[str, np.ndarray]
+    data: tuple[str, ...]
+    fixed: dict[str, Any]
+    pinned: dict[str, np.ndarray]
+    free: tuple[str, ...]
     reduce: str
-    pinned: dict[str, float]
+    notes: tuple[str, ...] = ()
 
     @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(sorted(s.name for s in self.expr.free_symbols))
+    def text(self) -> str:
+        return self.model.text
 
     @property
-    def point_names(self) -> tuple[str, ...]:
-        """Variables that take one value per point (everything but data columns)."""
-        return tuple(n for n in self.names if n not in self.data)
+    def is_expression(self) -> bool:
+        return isinstance(self.model, Expression)
 
     @property
     def rows(self) -> int:
-        return len(next(iter(self.data.values()))) if self.data else 0
+        """Data rows of an expression (0 without data, and for functions)."""
+        return len(self.fixed[self.data[0]]) if self.data and self.is_expression else 0
+
+    @property
+    def scalar_inputs(self) -> tuple[str, ...]:
+        """Inputs with one float per point (seeded, or given in ``at``): symbols for SymPy,
+        so derivatives read ``x**2`` rather than ``4``; ints stay constants (they may count)."""
+        given = tuple(n for n in self.inputs if n in self.fixed and _float_scalar(self.fixed[n]))
+        return tuple(n for n in self.free if n not in self.wrt) + given
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {p: self.pinned[p].shape if p in self.pinned else () for p in self.wrt}
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {p: int(np.prod(s, dtype=int)) for p, s in self.shapes.items()}
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes.values())
+
+    def slices(self) -> dict[str, slice]:
+        """Where each parameter's elements sit in the flat vector."""
+        out, start = {}, 0
+        for p, n in self.sizes.items():
+            out[p], start = slice(start, start + n), start + n
+        return out
+
+    def flatten(self, values: Mapping[str, Any]) -> np.ndarray:
+        return np.concatenate([np.ravel(values[p]) for p in self.wrt])
+
+    def unflatten(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        shapes = self.shapes
+        return {p: flat[s].reshape(shapes[p]) for p, s in self.slices().items()}
+
+    def call(self, point: Mapping[str, Any], **overrides: Any) -> Any:
+        """The model with the point's values, the fixed ones (copied: user code may
+        mutate its arguments) and ``overrides``."""
+        fixed = {n: copy.copy(v) for n, v in self.fixed.items()} if not self.is_expression else self.fixed
+        return self.model(**{**fixed, **point, **overrides})
+
+    def reduced(self, out: Any) -> Any:
+        """An output reduced to the loss by ``reduce`` (complex stays complex)."""
+        out = np.asarray(getattr(out, "data", out))  # a tape Tensor made inside f: its value
+        return (out.sum() if self.reduce == "sum" else out.mean()).item()
+
+    def value(self, point: Mapping[str, Any], **overrides: Any) -> Any:
+        return self.reduced(self.call(point, **overrides))
+
+    def values(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The loss at K points at once: ``columns`` maps every point variable to (K,)
+        values. Expressions broadcast over the points (and data rows); functions are
+        called once per point."""
+        k = len(next(iter(columns.values())))
+        if self.is_expression:
+            rows = self.rows
+            args = {n: (v[:, None] if rows else v) for n, v in columns.items()}
+            out = np.asarray(self.model(**{**self.fixed, **args}))
+            out = np.broadcast_to(out, (k, rows) if rows else (k,))
+            if not rows:
+                return out
+            return out.sum(axis=-1) if self.reduce == "sum" else out.mean(axis=-1)
+        out = np.empty(k, dtype=np.result_type(*columns.values()))
+        for i in range(k):
+            try:
+                out[i] = self.value({n: v[i] for n, v in columns.items()})
+            except Exception:  # a point outside what the user's code accepts
+                out[i] = np.nan
+        return out
 
 
-def _unknown(name: str, known: Sequence[str], what: str) -> InputError:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; the expression has {', '.join(known) or 'none'}"
-    return InputError(f"{what} {name!r} is not a variable of the expression{hint}")
+def _float_scalar(value: Any) -> bool:
+    return isinstance(value, float) or (isinstance(value, (np.ndarray, np.floating))
+                                        and value.ndim == 0 and value.dtype.kind == "f")
+
+
+def _unknown_for(model: Expression | FunctionModel) -> Callable[[str, Sequence[str], str], InputError]:
+    expression = isinstance(model, Expression)
+
+    def unknown(name: str, known: Sequence[str], what: str) -> InputError:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6 if expression else 0.5)
+        if close:
+            hint = f"; did you mean {close[0]!r}?"
+        else:
+            hint = f"; {'the expression has' if expression else 'it takes'} {', '.join(known) or 'none'}"
+        kind = "a variable of the expression" if expression else "an argument of the function"
+        return InputError(f"{what} {name!r} is not {kind}{hint}")
+
+    return unknown
 
 
 def resolve_wrt(wrt: Sequence[str] | str | None, names: Sequence[str], columns: Any,
-                default: Sequence[str], unknown: Callable[..., InputError] | None = None
-                ) -> tuple[str, ...]:
+                default: Sequence[str], unknown: Callable[..., InputError]) -> tuple[str, ...]:
     """The parameters: ``wrt`` as given (a list, or "a,b" text) or else ``default``, checked
-    against the variables' ``names`` and the data ``columns``; ``unknown`` words the error
-    for a name that is not a variable."""
-    unknown = unknown or _unknown
+    against the variables' ``names`` and the data ``columns``."""
     if isinstance(wrt, str):
         wrt = [w.strip() for w in wrt.split(",") if w.strip()]
     wrt = list(default) if wrt is None else list(wrt)
+    known = set(names)
     for name in wrt:
-        if name not in names:
+        if not isinstance(name, str):
+            raise InputError(f"wrt must list parameter names, got {name!r}")
+        if name not in known:
             raise unknown(name, names, "parameter")
         if name in columns:
             raise InputError(f"{name!r} is a data column and cannot also be a parameter")
@@ -85,13 +178,23 @@ def _as_float(name: str, value: Any) -> float:
         raise InputError(f"value of {name!r} must be a number, got {value!r}") from None
 
 
-def _data_columns(data: Mapping[str, Any] | None, names: Sequence[str]) -> dict[str, np.ndarray]:
+def _parameter_value(name: str, value: Any) -> np.ndarray:
+    try:
+        array = np.array(getattr(value, "data", value), dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"value of parameter {name!r} must be a number or an array of numbers, "
+                         f"got {type(value).__name__}") from None
+    if array.size == 0:
+        raise InputError(f"parameter {name!r} is an empty array")
+    return array
+
+
+def _data_columns(data: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """An expression's data set: 1-D numeric columns of one length."""
     columns = {}
-    for name, column in (data or {}).items():
-        if name not in names:
-            raise _unknown(name, names, "data column")
+    for name, column in data.items():
         try:
-            array = np.asarray(column, dtype=float)
+            array = np.array(column, dtype=float)
         except (TypeError, ValueError):
             raise InputError(f"data column {name!r} must hold numbers") from None
         if array.ndim != 1 or array.size == 0:
@@ -104,55 +207,71 @@ def _data_columns(data: Mapping[str, Any] | None, names: Sequence[str]) -> dict[
     return columns
 
 
-def make_problem(expression: str | sympy.Expr, wrt: Sequence[str] | str | None = None,
+def _mapping(what: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"{what} must be a mapping from names to values, got {type(value).__name__}")
+    return dict(value)
+
+
+def _wrt_names(wrt: Any) -> list:
+    if wrt is None:
+        return []
+    return [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
+
+
+def _constant_notes(model: Expression, given: set) -> tuple[str, ...]:
+    notes = [f"{c!r} is read as a constant ({'e = 2.71828...' if c in ('e', 'E') else 'pi = 3.14159...'}); "
+             f"give it a value or list it in wrt to make it a variable"
+             for c in model.constants if c in ("e", "π")]
+    notes += [f"{c!r} is read as a variable, since it was given a value or listed in wrt "
+              f"(without that it is the constant {'e' if c in ('e', 'E') else 'pi'})"
+              for c in model.names if c in CONSTANT_NAMES]
+    return tuple(notes)
+
+
+def make_problem(model: Any, wrt: Sequence[str] | str | None = None,
                  at: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
                  reduce: str = "sum", inputs: Sequence[str] | None = None) -> Problem:
-    """Parse the expression (text) and check every name given against it."""
-    if isinstance(expression, str):
-        expr, text = parse(expression), expression
-    elif isinstance(expression, sympy.Expr):
-        expr, text = expression, str(expression)
-    else:
-        raise InputError(f"expression must be text or a SymPy expression, got "
-                         f"{type(expression).__name__}")
-    names = sorted(s.name for s in expr.free_symbols)
-    if not names:
-        raise InputError(f"expression {text!r} has no variables to differentiate")
+    """Check every name given against the model and split its arguments by role."""
     if reduce not in REDUCTIONS:
         raise InputError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
-    columns = _data_columns(data, names)
-    held = tuple(inputs or ())
-    for name in held:
-        if name not in names:
-            raise _unknown(name, names, "input")
-    wrt = resolve_wrt(wrt, names, columns, [n for n in names if n not in columns and n not in held])
-    pinned = {}
-    for name, value in (at or {}).items():
-        if name not in names:
-            raise _unknown(name, names, "point variable")
-        if name in columns:
-            raise InputError(f"{name!r} is a data column; give its values in data, not at")
-        pinned[name] = _as_float(name, value)
-    return Problem(text, expr, tuple(wrt), tuple(n for n in names if n not in wrt and n not in columns),
-                   columns, reduce, pinned)
-
-
-def candidate_values(rng: np.random.Generator, count: int) -> np.ndarray:
-    """Seeded values that do not hide bugs: never 0 or 1, mixed signs and magnitudes.
-
-    A third are in (0.05, 0.95) so inverse trigonometric functions find their domain.
-    Four significant digits keep the points readable and exactly replayable.
-    """
-    magnitude = np.exp(rng.uniform(math.log(0.2), math.log(3.0), count))
-    unit = rng.uniform(0.05, 0.95, count)
-    kind = rng.integers(0, 3, count)
-    sign = np.where(rng.random(count) < 0.5, -1.0, 1.0)
-    values = np.select([kind == 0, kind == 1], [magnitude, sign * magnitude], sign * unit)
-    values = np.array([float(f"{v:.4g}") for v in values])
-    return np.where(np.abs(np.abs(values) - 1) < 0.02, values * 1.37, values)
-
-
-def check_points(points: int) -> int:
-    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or not 1 <= points <= MAX_POINTS:
-        raise InputError(f"points must be a whole number from 1 to {MAX_POINTS}, got {points!r}")
-    return int(points)
+    at, data = _mapping("at", at), _mapping("data", data)
+    held = tuple(_wrt_names(inputs))
+    given = set(at) | set(data) | set(held) | set(_wrt_names(wrt))
+    model = as_model(model, [n for n in CONSTANT_NAMES if n in given])
+    names = list(model.names)
+    if not names:
+        raise InputError(f"expression {model.text!r} has no variables to differentiate")
+    unknown = _unknown_for(model)
+    expression = isinstance(model, Expression)
+    for what, group in (("data column", data), ("input", held),
+                        ("point variable" if expression else "value in at", at)):
+        for name in group:
+            if name not in names:
+                raise unknown(name, names, what)
+    overlap = set(at) & set(data)
+    if overlap:
+        name = sorted(overlap)[0]
+        raise InputError(f"{name!r} is a data column; give its values in data, not at"
+                         if expression else f"{', '.join(sorted(overlap))} given both in at and in data")
+    columns = _data_columns(data) if expression else {}
+    defaults = model.defaults
+    default = [n for n in names if n not in data and n not in held and (n in at or n not in defaults)]
+    wrt = resolve_wrt(wrt, names, data, default, unknown)
+    fixed: dict[str, Any]
+    if expression:
+        fixed = dict(columns)
+        fixed.update({n: _as_float(n, v) for n, v in at.items() if n not in wrt})
+        pinned = {p: np.array(_as_float(p, at[p])) for p in wrt if p in at}
+    else:
+        values = {p: at[p] if p in at else defaults[p] for p in wrt if p in at or p in defaults}
+        pinned = {p: _parameter_value(p, v) for p, v in values.items()}
+        fixed = {n: np.asarray(v) if isinstance(v, (list, tuple)) else v for n, v in data.items()}
+        fixed.update({n: np.asarray(v) if isinstance(v, (list, tuple)) else v
+                      for n, v in at.items() if n not in wrt})
+    free = tuple(n for n in names if n not in pinned and n not in fixed and n not in defaults)
+    others = tuple(n for n in names if n not in wrt and n not in data)
+    notes = _constant_notes(model, given) if expression else ()
+    return Problem(model, wrt, others, tuple(data), fixed, pinned, free, reduce, notes)

@@ -1,11 +1,9 @@
-"""The four sources of a derivative, each evaluated for a whole Batch of points at once.
-
-Each returns, per parameter, an array of shape (B,): symbolic (SymPy, compiled), tape
-(our reverse mode), numeric (finite differences, with error), claimed (the user's).
-"""
+"""The tape and claimed sources at one point, as gradients per parameter (for both front
+ends). The symbolic source is in symbolic.py, the numeric one in finite.py."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -13,106 +11,37 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy
 
-from .errors import GradcheckError, InputError
-from .evaluate import Batch, reduce_rows
-from .numeric import NumericDerivative, differentiate_numerically
-from .parse import parse
+from .errors import GradcheckError, InputError, UnsupportedOperation
+from .expression import Expression
+from .lambdify import high_precision
+from .model import explain_failure
 from .problem import Problem
-from .symbolic import Derivatives, _compile, high_precision
 
-__all__ = ["Claim", "prepare_claims", "symbolic_source", "tape_source", "numeric_source",
-           "claimed_source"]
+__all__ = ["Claims", "prepare_claims", "tape_gradient", "claimed_gradient", "call_by_name"]
 
-
-@dataclass(frozen=True)
-class Claim:
-    """A user's gradient for one parameter: a parsed expression or a Python callable."""
-
-    expr: sympy.Expr | None
-    function: Callable[..., Any] | None
-    text: str
+_MISSING = "the claimed gradient asks for {names}, which the {what} does not have"
 
 
-def prepare_claims(claimed: Mapping[str, Any] | None, problem: Problem) -> dict[str, Claim]:
-    claims = {}
-    for name, claim in (claimed or {}).items():
-        if name not in problem.wrt:
-            raise InputError(f"claimed gradient for {name!r}, which is not a parameter "
-                             f"(parameters: {', '.join(problem.wrt)})")
-        if callable(claim):
-            claims[name] = Claim(None, claim, getattr(claim, "__name__", "callable"))
-            continue
-        if isinstance(claim, (int, float)):
-            claim = repr(float(claim))
-        if not isinstance(claim, str):
-            raise InputError(f"claimed gradient for {name!r} must be text or a callable, "
-                             f"got {type(claim).__name__}")
-        expr = parse(claim)
-        unknown = {s.name for s in expr.free_symbols} - set(problem.names)
-        if unknown:
-            raise InputError(f"claimed gradient for {name!r} uses {', '.join(sorted(unknown))}, "
-                             f"which the expression does not have")
-        claims[name] = Claim(expr, None, claim)
-    return claims
+def tape_gradient(problem: Problem, point: Mapping[str, Any]) -> np.ndarray:
+    """Run the model on tape tensors (float64) and one backward sweep; the flat gradient.
 
+    Anything the tape cannot follow, a value leaving it included (``math.exp(w)``,
+    ``float(w)``), raises UnsupportedOperation naming the operation and the line.
+    """
+    from .tape import Tensor, enable_grad, strict
 
-def symbolic_source(derivs: Derivatives, batch: Batch) -> tuple[dict, dict]:
-    """Values and term magnitudes (for rounding bounds) of every derivative."""
-    arguments = batch.arguments()
-    values = derivs.gradient(**arguments)
-    magnitudes = derivs.magnitude(**arguments)
-    problem = batch.problem
-    return ({p: reduce_rows(v, problem) for p, v in zip(derivs.wrt, values)},
-            {p: np.abs(reduce_rows(m, problem)) for p, m in zip(derivs.wrt, magnitudes)})
-
-
-def tape_source(problem: Problem, batch: Batch) -> dict[str, np.ndarray]:
-    """Run the expression on our tape, all points at once; one backward sweep."""
-    from .tape import Tensor
-    from .tape.bridge import evaluate
-
-    arguments = batch.arguments()
-    leaves = {p: Tensor(np.asarray(arguments[p], dtype=float), requires_grad=True)
-              for p in problem.wrt}
-    inputs = {k: v for k, v in arguments.items() if k not in leaves}
-    with np.errstate(all="ignore"):
-        out = evaluate(problem.expr, {**inputs, **leaves})
-        if problem.data:
-            out = out + np.zeros((batch.size, problem.rows))
-            out = out.sum(axis=-1) if problem.reduce == "sum" else out.mean(axis=-1)
-        else:
-            out = out + np.zeros(batch.size)
-        out.sum().backward()
-    return {p: (np.zeros(batch.size) if leaves[p].grad is None
-                else np.asarray(leaves[p].grad, dtype=float).reshape(batch.size))
-            for p in problem.wrt}
-
-
-def numeric_source(derivs: Derivatives, batch: Batch, method: str) -> dict[str, NumericDerivative]:
-    """Finite differences of the compiled forward expression (never its derivative)."""
-    problem = batch.problem
-
-    def objective(**values):
-        return batch.reduced(derivs.value, values)
-
-    def noise(**values):
-        return 16 * np.finfo(float).eps * np.abs(batch.reduced(derivs.value_magnitude, values))
-
-    if method == "auto":
-        method = "complex" if derivs.analytic else "richardson"
-    size = max(1, problem.rows)
-    result = differentiate_numerically(objective, batch.values, problem.wrt, method, noise, size)
-    if method == "complex":  # where complex arithmetic misbehaves, fall back per point
-        fallback = None
-        for p, r in result.items():
-            bad = ~np.isfinite(r.value)
-            if bad.any():
-                fallback = fallback or differentiate_numerically(
-                    objective, batch.values, problem.wrt, "richardson", noise, size)
-                f = fallback[p]
-                result[p] = NumericDerivative(np.where(bad, f.value, r.value),
-                                              np.where(bad, f.error, r.error), f.kink, "complex")
-    return result
+    leaves = {p: Tensor(point[p], requires_grad=True, name=p) for p in problem.wrt}
+    try:
+        with enable_grad(), strict(), np.errstate(all="ignore"):
+            out = problem.call(point, **leaves)
+            if isinstance(out, Tensor) and out.requires_grad:
+                (out.sum() if problem.reduce == "sum" else out.mean()).backward()
+    except Exception as error:  # the user's code met a tape value it cannot handle
+        function = getattr(problem.model, "function", None)
+        raise UnsupportedOperation(explain_failure(error, function) if function
+                                   else str(error)) from None
+    return problem.flatten({p: t.grad if t.grad is not None else np.zeros(t.shape)
+                            for p, t in leaves.items()})
 
 
 def call_by_name(function: Callable[..., Any], arguments: Mapping[str, Any],
@@ -132,33 +61,126 @@ def call_by_name(function: Callable[..., Any], arguments: Mapping[str, Any],
     return function(**{n: arguments[n] for n in parameters if n in arguments})
 
 
-def claimed_source(claims: Mapping[str, Claim], batch: Batch) -> dict[str, np.ndarray]:
-    """Float64 values of every claim (a callable gets keyword arrays, vectorised)."""
-    problem = batch.problem
-    arguments = batch.arguments()
-    shape = (batch.size, problem.rows) if problem.data else (batch.size,)
-    out = {}
-    for p, claim in claims.items():
+@dataclass
+class Claims:
+    """The user's gradients: one gradient function (``check_grad``), or per parameter a
+    text (parsed safely), a callable or a value."""
+
+    whole: Callable[..., Any] | None
+    each: dict[str, Any]
+    texts: dict[str, Expression]
+    _mpmath: dict = None  # parameter -> lambdified mpmath function of its text
+
+    def __bool__(self) -> bool:
+        return self.whole is not None or bool(self.each)
+
+    def names(self, wrt: tuple[str, ...]) -> tuple[str, ...]:
+        return wrt if self.whole is not None else tuple(p for p in wrt if p in self.each)
+
+
+def prepare_claims(claimed: Any, problem: Problem) -> Claims:
+    if claimed is None:
+        return Claims(None, {}, {}, {})
+    if callable(claimed):
+        return Claims(claimed, {}, {}, {})
+    if not isinstance(claimed, Mapping):
+        raise InputError(f"claimed must map parameter names to gradients (or be a gradient "
+                         f"function), got {type(claimed).__name__}")
+    each, texts = {}, {}
+    names = set(problem.model.names)
+    for name, claim in claimed.items():
+        if name not in problem.wrt:
+            raise InputError(f"claimed gradient for {name!r}, which is not a parameter "
+                             f"(parameters: {', '.join(problem.wrt)})")
+        if isinstance(claim, (int, float)) and not isinstance(claim, bool) and problem.is_expression:
+            claim = repr(float(claim))
+        if isinstance(claim, str):
+            expression = Expression.parse(claim, [n for n in names if n in ("e", "E", "pi", "π")])
+            unknown = set(expression.names) - names
+            if unknown:
+                raise InputError(f"claimed gradient for {name!r} uses {', '.join(sorted(unknown))}, "
+                                 f"which the expression does not have")
+            if problem.shapes[name] != ():
+                raise InputError(f"claimed gradient for {name!r} is text, but {name!r} is an "
+                                 "array parameter; give an array or a function")
+            texts[name] = expression
+        elif not callable(claim) and problem.is_expression:
+            raise InputError(f"claimed gradient for {name!r} must be text or a callable, "
+                             f"got {type(claim).__name__}")
+        each[name] = claim
+    return Claims(None, each, texts, {})
+
+
+def _as_mapping(raw: Any, wrt: tuple[str, ...]) -> dict[str, Any]:
+    """A gradient function's answer as {parameter: value}: a dict, a tuple in wrt order,
+    or (for one parameter) a single array."""
+    if isinstance(raw, Mapping):
+        unknown = [k for k in raw if k not in wrt]
+        if unknown:
+            raise InputError(f"the gradient function returned {', '.join(map(str, unknown))}, "
+                             f"which are not parameters (parameters: {', '.join(wrt)})")
+        return dict(raw)
+    if isinstance(raw, (tuple, list)) and len(wrt) > 1:
+        if len(raw) != len(wrt):
+            raise InputError(f"the gradient function returned {len(raw)} values; expected one "
+                             f"per parameter in wrt order ({', '.join(wrt)})")
+        return dict(zip(wrt, raw))
+    if len(wrt) == 1:
+        return {wrt[0]: raw}
+    raise InputError(f"the gradient function must return a dict or a tuple in wrt order "
+                     f"({', '.join(wrt)}), not {type(raw).__name__}")
+
+
+def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
+    shape = problem.shapes[name]
+    try:
+        array = np.asarray(getattr(value, "data", value), dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"claimed gradient for {name!r} must be numbers, "
+                         f"got {type(value).__name__}") from None
+    if problem.rows and shape == () and array.shape == (problem.rows,):  # one value per data row
+        array = np.asarray(array.sum() if problem.reduce == "sum" else array.mean())
+    if array.shape != shape and array.size == int(np.prod(shape, dtype=int)) == 1:
+        array = array.reshape(shape)
+    if array.shape != shape:
+        raise InputError(f"claimed gradient for {name!r} has shape {array.shape}; "
+                         f"the parameter has shape {shape}")
+    return array
+
+
+def claimed_gradient(claims: Claims, problem: Problem, point: Mapping[str, Any]
+                     ) -> dict[str, np.ndarray]:
+    """The user's gradient at ``point``, per claimed parameter, in its shape."""
+    arguments = {**{n: copy.copy(v) for n, v in problem.fixed.items()}, **point}
+    what = "expression" if problem.is_expression else "function"
+    missing = _MISSING.replace("{what}", what)
+    try:
         with np.errstate(all="ignore"):
-            if claim.expr is not None:
-                symbols = tuple(sorted(claim.expr.free_symbols, key=lambda s: s.name))
-                raw = _compile(symbols, [claim.expr])(**{s.name: arguments[s.name] for s in symbols})[0]
+            if claims.whole is not None:
+                raw = _as_mapping(call_by_name(claims.whole, arguments, missing), problem.wrt)
             else:
-                try:
-                    raw = call_by_name(claim.function, arguments)
-                except GradcheckError:
-                    raise
-                except Exception as error:  # the user's code: report, don't crash
-                    raise InputError(f"claimed gradient for {p!r} raised "
-                                     f"{type(error).__name__}: {error}") from None
-        raw = np.asarray(raw, dtype=float)
-        if raw.shape in ((), (1,)) or raw.shape == (batch.size,) and problem.data:
-            out[p] = np.broadcast_to(raw, (batch.size,)).astype(float)
-        else:
-            out[p] = reduce_rows(np.broadcast_to(raw, shape), problem)
-    return out
+                raw = {}
+                for name, claim in claims.each.items():
+                    if name in claims.texts:
+                        raw[name] = claims.texts[name].evaluate(arguments)
+                    elif callable(claim):
+                        raw[name] = call_by_name(claim, arguments, missing)
+                    else:
+                        raw[name] = claim
+    except GradcheckError:
+        raise
+    except Exception as error:  # the user's code: report, don't crash
+        raise InputError(f"the claimed gradient raised {type(error).__name__}: {error}") from None
+    return {p: _array(problem, p, v) for p, v in raw.items()}
 
 
-def refiner(expr: sympy.Expr, batch: Batch, index: int) -> Callable[[], float]:
-    """A closure that evaluates ``expr`` at point ``index`` with mpmath, on demand."""
-    return lambda: high_precision(expr, batch.rows(index), batch.problem.reduce)
+def refine_claim(claims: Claims, name: str, problem: Problem, point: Mapping[str, Any]) -> float:
+    """A text claim at high precision (its SymPy form, lambdified for mpmath once)."""
+    expr = claims.texts[name].to_sympy()
+    symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    if name not in claims._mpmath:
+        claims._mpmath[name] = sympy.lambdify(symbols, [expr], modules="mpmath")
+    rows = tuple(problem.data) if problem.rows else ()
+    given = {**problem.fixed, **point}
+    arguments = {n: given[n] for n in {*(s.name for s in symbols), *rows}}
+    return float(high_precision(claims._mpmath[name], symbols, arguments, rows, problem.reduce, 1)[0])

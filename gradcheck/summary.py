@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..compare import Estimate, Verdict, classify
-from ..report import ParamResult
+from .compare import Estimate, Verdict, classify
+from .report import ParamResult
 
 __all__ = ["Check", "summarise"]
 

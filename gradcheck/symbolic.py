@@ -1,202 +1,174 @@
-"""The symbolic source: SymPy derivatives compiled to vectorised NumPy, and re-evaluated
-with mpmath at high precision when float64 cannot decide a comparison."""
+"""The symbolic source: the model as one SymPy expression, differentiated by every
+parameter element, compiled to NumPy, and re-evaluated with mpmath when float64 cannot
+decide a comparison.
+
+An expression's SymPy form comes from the parser's converter; a function's from running
+it on symbolic stand-ins. Every parameter element is a real symbol (``W_0_1`` for
+``W[0, 1]``, ``w`` for a scalar); scalar inputs are symbols too, and so are an
+expression's data columns, evaluated per row and summed or averaged. SymPy is slow, so
+the source is skipped, with the reason, above SYMBOLIC_LIMIT elements or WORK_LIMIT.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import mpmath
 import numpy as np
 import sympy
 
-__all__ = ["Derivatives", "differentiate", "high_precision", "HIGH_PRECISION_DIGITS"]
+from .errors import UnsupportedOperation
+from .kinks import KinkSites, kink_model
+from .lambdify import compile_numpy, high_precision, shared_subexpressions
+from .model import explain_failure
+from .problem import Problem
+from .stand_in import as_expression, symbols
 
-HIGH_PRECISION_DIGITS = 50
-CSE_NODES = 1_000
-SUM_CHUNK = 256
+__all__ = ["SymbolicModel", "build_symbolic", "SYMBOLIC_LIMIT", "WORK_LIMIT"]
 
-# Heaviside(0) = 1/2 matches the tape's tie rule for max/min and relu. The numpy module
-# object (not the string "numpy") spares lambdify a star-import that loads f2py (0.6 s).
-_NUMPY_NAMES = [{"Heaviside": lambda x, at_zero=0.5: np.heaviside(x, at_zero)}, np]
-
-
-def _kink_arguments(expr: sympy.Expr) -> list[sympy.Expr]:
-    """Expressions that are zero exactly where ``expr`` may have a kink."""
-    sites = []
-    for node in sympy.preorder_traversal(expr):
-        if isinstance(node, (sympy.Abs, sympy.sign, sympy.Heaviside)):
-            sites.append(node.args[0])
-        elif isinstance(node, (sympy.Max, sympy.Min)):
-            args = node.args
-            sites += [a - b for i, a in enumerate(args) for b in args[i + 1:]]
-    return sites
+SYMBOLIC_LIMIT = 2_000  # parameter elements
+# Estimated work of differentiating element by element: for each term of the (summed)
+# expression, its size times the parameter elements in it (measured: about 0.25 ms of
+# SymPy per unit on a busy 2-core machine, so about 10 s at the limit).
+WORK_LIMIT = 40_000
 
 
-def _term_magnitude(expr: sympy.Expr) -> sympy.Expr:
-    """The size of the numbers a float64 evaluation of ``expr`` adds up: sums become sums of
-    their terms' magnitudes, through products and positive integer powers; any other node
-    (a function, a division) counts as its own absolute value, its argument untouched.
+@dataclass
+class SymbolicModel:
+    """The model's expression, one derivative per parameter element, compiled.
 
-    eps times it, evaluated at a point, estimates the rounding error under cancellation.
-    """
-    if isinstance(expr, sympy.Add):
-        return sympy.Add(*[_term_magnitude(t) for t in expr.args])
-    if isinstance(expr, sympy.Mul):
-        return sympy.Mul(*[_term_magnitude(f) for f in expr.args])
-    if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and expr.exp > 0:
-        return _term_magnitude(expr.base) ** expr.exp
-    # evaluate=False: Abs would otherwise query assumptions on every term (slow for big sums)
-    return sympy.Abs(expr, evaluate=False)
-
-
-def _sparse_diff(expr: sympy.Expr, wrt: Sequence[str]) -> dict[str, sympy.Expr]:
-    """d(expr)/dp for each p, differentiating only the terms of a sum that contain p.
-
-    A loss is usually a sum; indexing its terms by symbol once makes n derivatives of an
-    n-term sum cost O(n) instead of O(n**2) (sympy.diff walks every term every time).
-    """
-    terms = expr.args if isinstance(expr, sympy.Add) else (expr,)
-    holding: dict[str, list[sympy.Expr]] = {}
-    symbols: dict[str, sympy.Symbol] = {}
-    for term in terms:
-        for s in term.free_symbols:
-            holding.setdefault(s.name, []).append(term)
-            symbols[s.name] = s
-    return {p: sympy.Add(*[sympy.diff(t, symbols[p]) for t in holding.get(p, [])]) for p in wrt}
-
-
-@dataclass(frozen=True)
-class Derivatives:
-    """An expression, its partial derivatives, and their compiled NumPy forms.
-
-    All compiled functions take keyword arrays (one per free symbol, broadcastable)
-    and return arrays of the broadcast shape.
+    ``names`` are the element symbols in flat order; ``symbols`` are those, then the
+    scalar inputs, then the data columns of an expression (``rows``).
     """
 
     expr: sympy.Expr
-    wrt: tuple[str, ...]
-    exprs: dict[str, sympy.Expr]
+    names: tuple[str, ...]
+    exprs: list[sympy.Expr]
     symbols: tuple[sympy.Symbol, ...]
-    value: Callable[..., np.ndarray]
-    value_magnitude: Callable[..., np.ndarray]
-    gradient: Callable[..., list[np.ndarray]]
-    magnitude: Callable[..., list[np.ndarray]]
-    kinks: dict[str, list[sympy.Expr]]
-    kink_sites: tuple[sympy.Expr, ...]
-    # [sites..., their term magnitudes..., d(site)/d(p) for each site and p in wrt]
-    kink_value: Callable[..., list[np.ndarray]] | None
+    rows: tuple[str, ...]
+    reduce: str
+    gradient: Any
+    magnitude: Any
+    value_magnitude: Any
+    kink_sites: KinkSites | None
+    _refined: dict = field(default_factory=dict)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.symbols)
+    def arguments(self, problem: Problem, point: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = dict(zip(self.names, problem.flatten(point).astype(float)))  # np.float64: 1/0 is inf, not an error
+        given = {**problem.fixed, **point}
+        values.update({n: np.float64(given[n]) for n in problem.scalar_inputs})
+        values.update({n: problem.fixed[n] for n in self.rows})
+        return {s.name: values[s.name] for s in self.symbols}
 
-    @property
-    def analytic(self) -> bool:
-        """No kinks anywhere: complex-step differentiation is valid."""
-        return not any(self.kinks.values())
+    def _reduce(self, outputs: list[np.ndarray]) -> np.ndarray:
+        out = np.array([np.asarray(o, dtype=float) for o in np.broadcast_arrays(*outputs)])
+        if not self.rows:
+            return out.reshape(len(outputs))
+        return out.sum(axis=-1) if self.reduce == "sum" else out.mean(axis=-1)
 
+    def evaluate(self, arguments: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, float]:
+        """Gradient, term magnitudes per element, and the magnitude of the value."""
+        n = len(self.names)
+        grad = self._reduce(self.gradient(**arguments)).reshape(n)
+        mag = np.abs(self._reduce(self.magnitude(**arguments))).reshape(n)
+        return grad, mag, float(np.abs(self._reduce(self.value_magnitude(**arguments))[0]))
 
-def _pieces(expr: sympy.Expr) -> list[sympy.Expr]:
-    """A huge sum split into sums of at most SUM_CHUNK terms: Python's compiler recurses
-    once per term of a generated a + b + c + ... and fails near a few thousand."""
-    if not isinstance(expr, sympy.Add) or len(expr.args) <= SUM_CHUNK:
-        return [expr]
-    terms = expr.args
-    return [sympy.Add(*terms[i:i + SUM_CHUNK]) for i in range(0, len(terms), SUM_CHUNK)]
+    def kinks(self, arguments: Mapping[str, Any]) -> dict[int, str]:
+        """Element -> why it sits on a kink here (see KinkSites.at)."""
+        return self.kink_sites.at(arguments) if self.kink_sites is not None else {}
 
-
-def _compile(symbols, exprs) -> Callable:
-    pieces = [_pieces(e) for e in exprs]
-    flat = [piece for group in pieces for piece in group]
-    # CSE pays for itself on models with shared subexpressions, but its cost grows faster
-    # than linearly: above CSE_NODES nodes (thousands of parameters) it is left out.
-    size = sum(sympy.count_ops(e, visual=False) + 1 for e in flat)
-    raw = sympy.lambdify(symbols, flat, modules=_NUMPY_NAMES, cse=size <= CSE_NODES)
-    bounds = np.cumsum([0] + [len(group) for group in pieces])
-
-    def evaluate(**values):
-        arrays = np.broadcast_arrays(*(np.asarray(values[s.name]) for s in symbols))
-        shape = arrays[0].shape if arrays else ()
+    def usable(self, arguments: Mapping[str, Any], margin: float) -> bool:
+        """A finite gradient, and no kink site within ``margin`` (relative) of the point."""
         with np.errstate(all="ignore"):
-            out = [np.broadcast_to(np.asarray(o), shape) for o in raw(*arrays)]
-            return [out[a] if b == a + 1 else sum(out[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+            if not np.all(np.isfinite(self._reduce(self.gradient(**arguments)))):
+                return False
+        return self.kink_sites is None or self.kink_sites.distance(arguments) > margin
 
-    return evaluate
-
-
-def differentiate(expr: sympy.Expr, wrt: Sequence[str]) -> Derivatives:
-    """Differentiate ``expr`` by each name in ``wrt`` and compile everything once.
-
-    >>> from gradcheck.parse import parse
-    >>> d = differentiate(parse("w*x**2"), ["w"])
-    >>> str(d.exprs["w"]), float(d.gradient(w=3.0, x=2.0)[0])
-    ('x**2', 4.0)
-    """
-    symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
-    by_name = {s.name: s for s in symbols}
-    exprs = _sparse_diff(expr, wrt)
-    sites = _kink_arguments(expr)
-    kinks = {p: [k for k in sites if p in {s.name for s in k.free_symbols}] for p in wrt}
-    kink_exprs = [-k if k.could_extract_minus_sign() else k for k in sites if k.free_symbols]
-    # a kink matters for p only where moving p crosses it: d(site)/dp != 0 there
-    slopes = [sympy.diff(k, by_name[p]) if p in by_name else sympy.Integer(0)
-              for k in kink_exprs for p in wrt]
-    value = _compile(symbols, [expr])
-    value_magnitude = _compile(symbols, [_term_magnitude(expr)])
-    return Derivatives(
-        expr=expr,
-        wrt=tuple(wrt),
-        exprs=exprs,
-        symbols=symbols,
-        value=lambda **v: value(**v)[0],
-        value_magnitude=lambda **v: value_magnitude(**v)[0],
-        gradient=_compile(symbols, [exprs[p] for p in wrt]),
-        magnitude=_compile(symbols, [_term_magnitude(exprs[p]) for p in wrt]),
-        kinks=kinks,
-        kink_sites=tuple(kink_exprs),
-        kink_value=_compile(symbols, kink_exprs + [_term_magnitude(k) for k in kink_exprs] + slopes)
-        if kink_exprs else None,
-    )
+    def refined(self, arguments: Mapping[str, Any]) -> np.ndarray:
+        """Every derivative at high precision (compiled once, on first need)."""
+        key = tuple((k, v) for k, v in arguments.items() if k not in self.rows)
+        if key not in self._refined:
+            if "mpmath" not in self._refined:
+                self._refined["mpmath"] = sympy.lambdify(self.symbols, self.exprs, modules=_MPMATH,
+                                                         cse=shared_subexpressions)
+            self._refined[key] = high_precision(self._refined["mpmath"], self.symbols, arguments,
+                                                self.rows, self.reduce, len(self.exprs))
+        return self._refined[key]
 
 
-def high_precision(expr: sympy.Expr, rows: Sequence[dict[str, float]],
-                   reduce: str = "sum", digits: int = HIGH_PRECISION_DIGITS) -> float:
-    """Evaluate ``expr`` with mpmath at ``digits`` digits, summed (or averaged) over rows.
-
-    Inputs are converted to mpmath exactly (a float64 is a dyadic rational), so the only
-    rounding left is mpmath's own, far below float64's.
-    """
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    function = sympy.lambdify(symbols, expr, modules="mpmath")
-    with mpmath.workdps(digits):
-        total = mpmath.mpf(0)
-        for row in rows:
-            try:
-                term = function(*(mpmath.mpf(float(row[s.name])) for s in symbols))
-            except (ValueError, ZeroDivisionError, OverflowError, NameError, TypeError):
-                return float("nan")  # outside the domain, or a function mpmath lacks
-            if isinstance(term, mpmath.mpc):
-                if abs(term.imag) > abs(term) * mpmath.mpf(10) ** (-digits // 2):
-                    return float("nan")
-                term = term.real
-            total += term
-        if reduce == "mean" and rows:
-            total /= len(rows)
-        return float(total)
+_MPMATH = [{"DiracDelta": lambda x, k=0: mpmath.nan if x == 0 else mpmath.mpf(0),
+            "Heaviside": lambda x, h0=0.5: mpmath.mpf(h0) if x == 0 else mpmath.mpf(x > 0)}, "mpmath"]
 
 
-def first_undefined(expr: sympy.Expr, rows: Sequence[dict[str, float]], limit: int = 200) -> str | None:
-    """Name the innermost subexpression that stops being finite at these rows, if any."""
-    arrays = {name: np.array([row[name] for row in rows]) for name in rows[0]} if rows else {}
-    for node in list(sympy.postorder_traversal(expr))[:limit]:
-        if node.is_Atom or not node.free_symbols:
-            continue
-        symbols = tuple(sorted(node.free_symbols, key=lambda s: s.name))
-        values = _compile(symbols, [node])(**{s.name: arrays[s.name] for s in symbols})[0]
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row = rows[int(np.flatnonzero(bad)[0])]
-            at = ", ".join(f"{s.name}={row[s.name]:.6g}" for s in symbols)
-            return f"{node} is {values[bad][0]} at {at} (outside its domain or overflowing)"
-    return None
+def _size(expr: sympy.Basic, cap: int) -> int:
+    """Distinct subexpressions of ``expr`` (at most ``cap``): linear even when shared."""
+    seen, stack = set(), [expr]
+    while stack and len(seen) < cap:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(node.args)
+    return len(seen)
+
+
+def _trace(problem: Problem) -> tuple[sympy.Expr, dict[str, Any]]:
+    """The model's SymPy expression and the stand-in (or symbol) of every argument."""
+    leaves: dict[str, Any] = {}
+    budget = None
+    for p, shape in problem.shapes.items():
+        leaves[p] = symbols(p, shape, budget)
+        budget = leaves[p].budget
+    for n in problem.scalar_inputs:
+        leaves[n] = symbols(n, (), budget)
+    if problem.is_expression:
+        return problem.model.to_sympy(), leaves
+    try:
+        out = problem.call({}, **leaves)
+        return as_expression(out, problem.reduce), leaves
+    except Exception as error:  # the user's code met a symbolic value it cannot handle
+        raise UnsupportedOperation(explain_failure(error, problem.model.function)) from None
+
+
+def _differentiate(expr: sympy.Expr, elements: list[sympy.Symbol]) -> list[sympy.Expr]:
+    """d expr / d element, differentiating only the terms of the sum that hold it: n
+    derivatives of an n-term sum cost O(n), not O(n**2)."""
+    terms = expr.args if isinstance(expr, sympy.Add) else (expr,)
+    wanted, holding = set(elements), defaultdict(list)
+    work = 0
+    for term in terms:
+        inside = term.free_symbols & wanted
+        if inside:
+            work += _size(term, WORK_LIMIT + 1) * len(inside)
+            if work > WORK_LIMIT:
+                raise UnsupportedOperation(
+                    f"the expression is too large to differentiate element by element "
+                    f"(estimated work above {WORK_LIMIT:,}; SymPy would take minutes)")
+            for s in inside:
+                holding[s].append(term)
+    return [sympy.Add(*(t.diff(s) for t in holding[s])) for s in elements]
+
+
+def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT) -> SymbolicModel:
+    """Trace, differentiate and compile; UnsupportedOperation says why it cannot."""
+    if problem.size > limit:
+        raise UnsupportedOperation(f"{problem.size:,} parameter elements, above the symbolic "
+                                   f"limit of {limit:,} (symbolic_limit=)")
+    expr, leaves = _trace(problem)
+    elements = [s for p in problem.wrt for s in leaves[p].array.flat]
+    extra = [leaves[n].array.item() for n in problem.scalar_inputs]
+    rows = tuple(problem.data) if problem.rows else ()
+    all_symbols = tuple(elements) + tuple(extra) + tuple(symbols(n).array.item() for n in rows)
+    if len({s.name for s in all_symbols}) != len(all_symbols):
+        raise UnsupportedOperation("names of parameter elements (W_0_1 for W[0, 1]) collide "
+                                   "with the function's argument names")
+    exprs = _differentiate(expr, elements)
+    return SymbolicModel(
+        expr, tuple(s.name for s in elements), exprs, all_symbols, rows, problem.reduce,
+        gradient=compile_numpy(all_symbols, exprs),
+        # no shared subexpressions here: a sum moved out of a function's argument by CSE
+        # would be printed as a sum of magnitudes
+        magnitude=compile_numpy(all_symbols, exprs, magnitude=True, cse=False),
+        value_magnitude=compile_numpy(all_symbols, [expr], magnitude=True),
+        kink_sites=kink_model(expr, elements, all_symbols))

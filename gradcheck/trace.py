@@ -90,22 +90,26 @@ def record(expression: Any, params: Sequence[str], point: Mapping[str, float],
     from .errors import GradcheckError
     from .problem import make_problem
     from .tape import Tensor
-    from .tape.bridge import evaluate
     from .tape.engine import reachable_nodes
     from .tape.trace import trace_backward
 
     problem = make_problem(expression, list(params), dict(point), data, reduce,
                            [n for n in point if n not in params])
-    missing = [n for n in problem.point_names if n not in point]
+    if not problem.is_expression:
+        raise GradcheckError("record() traces text expressions; for a function, run it on "
+                             "gradcheck.tape tensors and use gradcheck.tape.trace_backward")
+    missing = [n for n in problem.free if n not in point]
     if missing:
         raise GradcheckError(f"no value for {', '.join(missing)} in the traced point")
     leaves = {p: Tensor(float(point[p]), requires_grad=True, name=p) for p in problem.wrt}
-    fixed = {n: "input" for n in problem.point_names if n not in leaves}
+    fixed = {n: "input" for n in problem.inputs}
     fixed.update({n: "data" for n in problem.data})
-    constants = {n: Tensor(float(point[n]), name=n) for n in problem.point_names if n not in leaves}
-    constants.update({n: Tensor(np.asarray(c, dtype=float), name=n) for n, c in problem.data.items()})
+    constants = {n: Tensor(float(point[n]), name=n) for n in problem.inputs}
+    constants.update({n: Tensor(np.asarray(problem.fixed[n], dtype=float), name=n) for n in problem.data})
     with np.errstate(all="ignore"):
-        out = evaluate(problem.expr, {**constants, **leaves})
+        out = problem.model.evaluate({**constants, **leaves})
+        if not isinstance(out, Tensor):
+            out = Tensor(out)
         if problem.data:
             if out.data.shape != (problem.rows,):
                 out = out + np.zeros(problem.rows)

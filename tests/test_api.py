@@ -50,6 +50,7 @@ def test_to_dict_schema_is_json_and_complete():
 # --- every whitelisted function, against 50-digit truth --------------------------------
 SMOOTH_CALLS = {name: f"{name}(0.5*w + 0.1)" for name in FUNCTIONS}
 SMOOTH_CALLS.update({"max": "max(w, 2*w - 1)", "min": "min(w, 2*w - 1)",
+                     "Max": "Max(w, 2*w - 1)", "Min": "Min(w, 2*w - 1)",
                      "relu": "relu(w - 0.2)", "abs": "abs(w - 0.2)", "Abs": "Abs(w - 0.2)"})
 
 

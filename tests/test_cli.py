@@ -248,8 +248,9 @@ def test_trace_of_x_times_w_shows_the_chain_rule():
     trace = out[out.index("trace:"):]
     assert "at w=3, x=2" in trace
     # The node with its forward value, incoming gradient, local gradients and products.
-    # node = op(inputs), forward value 6, incoming gradient 1, then the first input
-    assert re.search(r"v0 = mul\(w, x\)\s+6\s+1\s+w\s", trace), trace
+    # node = op(inputs) as the user wrote it, forward value 6, incoming gradient 1, then
+    # the first input
+    assert re.search(r"v0 = mul\(x, w\)\s+6\s+1\s+x\s", trace), trace
     assert "dv0/dw = 2" in trace and "2 × 1 = 2" in trace
     assert "dv0/dx = 3" in trace and "3 × 1 = 3" in trace
 

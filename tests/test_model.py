@@ -11,7 +11,7 @@ import sympy
 
 import gradcheck
 from gradcheck import InputError, check, check_grad
-from gradcheck.models import check as model_check
+from gradcheck import pipeline as model_check
 
 
 def only(report, name, point=0):
@@ -176,7 +176,7 @@ def test_symbolic_source_skipped_above_its_limit_with_the_reason():
 
 
 def test_expression_too_big_to_differentiate_is_skipped_quickly(monkeypatch):
-    monkeypatch.setattr("gradcheck.models.symbolic.WORK_LIMIT", 500)
+    monkeypatch.setattr("gradcheck.symbolic.WORK_LIMIT", 500)
     x = np.linspace(-1, 1, 20)
     report = check(lambda W: np.sum(np.tanh(W @ x)), at={"W": np.full((10, 20), 0.1)})
     assert "too large to differentiate" in report.skipped["symbolic"] and report.ok
@@ -265,7 +265,7 @@ def test_reduce_mean_and_data_columns_used_as_indices():
     (lambda: check_grad(layer, lambda W, b, x: {"c": 1.0}, at=AT, inputs=["x"]), "not parameters"),
     (lambda: check_grad(layer, lambda W, q: 0, at=AT, inputs=["x"]), "asks for q"),
     (lambda: check(lambda w: [][1], at={"w": 1.0}), "raised IndexError on plain NumPy values"),
-    (lambda: check("w*x", per_element=True), "apply to Python functions"),
+    (lambda: check("w*x", projections=-1), "projections must be"),
     (lambda: check(layer, at=AT, inputs=["x"], projections=-1), "projections must be"),
     (lambda: check(lambda *args: 0.0), "cannot be passed by name"),
 ])
@@ -286,9 +286,9 @@ def test_defaults_are_left_alone_and_public_names_exported():
 def test_docstring_examples_run():
     import doctest
 
-    import gradcheck.models.check
+    import gradcheck.api
     import gradcheck.stand_in
-    for module in (gradcheck.models.check, gradcheck.stand_in):
+    for module in (gradcheck.api, gradcheck.stand_in):
         assert doctest.testmod(module).failed == 0
 
 

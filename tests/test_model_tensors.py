@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from gradcheck import check
-from gradcheck.models import numeric as model_numeric
+from gradcheck import finite as model_numeric
+from gradcheck.problem import make_problem
 
 mpmath.mp.dps = 60
 H = mpmath.mpf("1e-25")  # central step: truncation ~1e-50, rounding ~1e-35
@@ -163,6 +164,7 @@ def test_numeric_source_calls_the_function_once_per_perturbation():
 
 
 def test_automatic_scheme_keeps_to_the_call_budget():
-    assert model_numeric.choose_method("auto", 10) == "richardson"
-    assert model_numeric.choose_method("auto", 10_000) == "central"
-    assert model_numeric.choose_method("central", 1) == "central"
+    problem = make_problem(lambda W: np.sum(np.sin(W)), at={"W": np.ones(3)})
+    assert model_numeric.choose_method("auto", 10, problem) == "richardson"
+    assert model_numeric.choose_method("auto", 10_000, problem) == "central"
+    assert model_numeric.choose_method("central", 1, problem) == "central"

@@ -1,0 +1,196 @@
+"""A text expression as a model: the parser's syntax tree, run as the user wrote it.
+
+The same walk evaluates the tree on plain NumPy arrays (the numeric source, the points)
+and on tape tensors (the tape source, ``--trace``, ``--graph``): each node applies the
+tape primitive of the one rule table, so ``(x*w - y)**2`` records ``mul(x, w)``,
+``sub(v0, y)``, ``pow(v1, 2)``. Nothing here touches SymPy: the symbolic source gets
+its expression from the parser's converter (:func:`gradcheck.parse.to_sympy`).
+
+>>> e = Expression.parse("w*x**2 + b")
+>>> e.names, float(e(w=2.0, x=3.0, b=1.0))
+(('b', 'w', 'x'), 19.0)
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import InputError
+from .parse import CONSTANTS, SyntaxTree, parse_tree, to_sympy
+from .tape.primitives import PRIMITIVES
+from .tape.tensor import Tensor, apply
+
+__all__ = ["Expression", "FUNCTION_PRIMITIVES", "CONSTANT_VALUES", "KINKED_FUNCTIONS"]
+
+# Parser function name -> tape primitive: the tree runs on the one rule table.
+# max/min (any number of arguments) fold left over the binary primitive.
+FUNCTION_PRIMITIVES: dict[str, str] = {
+    "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "exp": "exp", "log": "log", "sqrt": "sqrt",
+    "abs": "abs", "Abs": "abs", "sign": "sign", "Heaviside": "heaviside",
+    "DiracDelta": "dirac_delta", "sigmoid": "sigmoid", "softplus": "softplus", "relu": "relu",
+    "max": "maximum", "Max": "maximum", "min": "minimum", "Min": "minimum",
+}
+# Functions with a kink or a jump: complex-step differentiation is invalid through them.
+KINKED_FUNCTIONS = frozenset({"abs", "Abs", "sign", "Heaviside", "DiracDelta", "relu",
+                              "max", "Max", "min", "Min"})
+CONSTANT_VALUES: dict[str, float] = {name: float(value) for name, value in CONSTANTS.items()}
+
+_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+# Complex step needs the analytic formula; the real forward of these is piecewise-stable.
+_COMPLEX_FORWARD = {
+    "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
+    "softplus": lambda a: np.log(1 + np.exp(a)),
+}
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return []
+
+
+def _postorder(root: ast.AST) -> list[ast.AST]:
+    """Every node, operands before their node; an explicit stack, since a chain
+    a + b + c + ... of thousands of terms is a left-deep tree."""
+    out, stack = [], [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            out.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(_children(node)))
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed expression. ``names`` are its variables; ``constants`` the names read as
+    constants (``e``, ``pi``, ...) unless listed in ``variables``."""
+
+    tree: SyntaxTree
+    variables: frozenset[str] = frozenset()
+
+    batched = True  # NumPy broadcasting evaluates many points in one call
+    defaults = MappingProxyType({})  # no argument has a default
+
+    @classmethod
+    def parse(cls, text: str, variables: Iterable[str] = ()) -> "Expression":
+        variables = frozenset(variables)
+        return cls(parse_tree(text, variables), variables)
+
+    @property
+    def text(self) -> str:
+        return self.tree.text
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.tree.names
+
+    @property
+    def constants(self) -> tuple[str, ...]:
+        return self.tree.constants
+
+    @property
+    def analytic(self) -> bool:
+        """No kinks or jumps anywhere: complex-step differentiation is valid."""
+        return not any(isinstance(n, ast.Call) and n.func.id in KINKED_FUNCTIONS
+                       for n in _postorder(self.tree.body))
+
+    def to_sympy(self) -> Any:
+        return to_sympy(self.tree, self.variables)
+
+    def __call__(self, **values: Any) -> Any:
+        return self.evaluate(values)
+
+    def evaluate(self, values: Mapping[str, Any]) -> Any:
+        """The value at ``values`` (arrays broadcast; tape tensors are recorded on)."""
+        return self._walk(values)[id(self.tree.body)]
+
+    def first_undefined(self, values: Mapping[str, Any], limit: int = 200) -> str | None:
+        """The innermost part of the text that stops being finite at ``values``."""
+        results = self._walk(values, keep=True)
+        for node in _postorder(self.tree.body)[:limit]:
+            value = results[id(node)]
+            if _is_number(value) or isinstance(node, (ast.Name, ast.Constant)):
+                continue
+            array = np.asarray(value)
+            bad = ~np.isfinite(array)
+            if bad.any():
+                used = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                               and n.id in values})
+                where = np.unravel_index(int(np.flatnonzero(bad)[0]), array.shape) if array.ndim else ()
+                at = ", ".join(f"{n}={_pick(values[n], where):.6g}" for n in used)
+                segment = ast.get_source_segment(self.tree.text.strip().replace("^", "**"), node) or "?"
+                return (f"{' '.join(segment.split())} is {array[where]} at {at} "
+                        "(outside its domain or overflowing)")
+        return None
+
+    # ------------------------------------------------------------------ the walk
+    def _walk(self, values: Mapping[str, Any], keep: bool = False) -> dict[int, Any]:
+        results: dict[int, Any] = {}
+        for node in _postorder(self.tree.body):
+            args = [results[id(c)] for c in _children(node)]
+            results[id(node)] = self._node(node, args, values)
+            if not keep:
+                for c in _children(node):
+                    del results[id(c)]
+        return results
+
+    def _node(self, node: ast.AST, args: list, values: Mapping[str, Any]) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in values:
+                return values[node.id]
+            if node.id in CONSTANT_VALUES and node.id not in self.variables:
+                return CONSTANT_VALUES[node.id]
+            raise InputError(f"no value given for {node.id!r}")
+        if isinstance(node, ast.UnaryOp):
+            return _apply("neg", args) if isinstance(node.op, ast.USub) else args[0]
+        if isinstance(node, ast.BinOp):
+            return _apply(_OPERATORS[type(node.op)], args)
+        name = node.func.id
+        primitive = FUNCTION_PRIMITIVES[name]
+        if primitive in ("maximum", "minimum"):
+            out = args[0]
+            for a in args[1:]:
+                out = _apply(primitive, [out, a])
+            return out
+        if primitive == "heaviside" and len(args) == 2:
+            return _apply(primitive, args[:1], h0=float(args[1]))
+        if primitive == "dirac_delta":
+            args = args[:1]  # the derivative order is not an operand (only 0 reaches here)
+        return _apply(primitive, args)
+
+
+def _pick(value: Any, where: tuple) -> float:
+    array = np.asarray(getattr(value, "data", value))
+    return float(array[where[-array.ndim:]] if array.ndim else array) if where else float(array)
+
+
+def _apply(name: str, args: list, **params: Any) -> Any:
+    """A tape node when a tensor is involved; else the primitive's forward (numbers stay
+    Python numbers, so 2**-1 is 0.5 and literals stay weakly typed)."""
+    if any(isinstance(a, Tensor) for a in args):
+        return apply(PRIMITIVES[name], *args, **params)
+    if all(_is_number(a) for a in args):
+        out = PRIMITIVES[name].forward(*(float(a) for a in args), **params)
+        return float(out)
+    if name in _COMPLEX_FORWARD and any(np.iscomplexobj(a) for a in args):
+        return _COMPLEX_FORWARD[name](*args)
+    return PRIMITIVES[name].forward(*args, **params)

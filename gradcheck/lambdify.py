@@ -1,0 +1,115 @@
+"""SymPy expressions compiled to NumPy (values, or the magnitudes of the terms a float64
+evaluation adds up) and evaluated with mpmath at high precision."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import mpmath
+import numpy as np
+import sympy
+from sympy.printing.numpy import NumPyPrinter
+from sympy.simplify.cse_main import tree_cse
+from sympy.utilities.iterables import numbered_symbols
+
+__all__ = ["compile_numpy", "high_precision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
+
+HIGH_PRECISION_DIGITS = 50
+SUM_CHUNK = 256
+
+
+def _dirac_delta(x: Any, k: int = 0) -> Any:
+    return np.where(np.equal(x, 0), np.nan, 0.0)  # 0 off the jump, undefined on it
+
+
+# Heaviside(0) = 1/2 matches the tape's tie rule for max/min and relu. The numpy module
+# object (not the string "numpy") spares lambdify a star-import that loads f2py (0.6 s).
+_NUMPY = [{"Heaviside": lambda x, h0=0.5: np.heaviside(x, h0), "DiracDelta": _dirac_delta}, np]
+
+
+class _MagnitudePrinter(NumPyPrinter):
+    """Prints every sum as the sum of its terms' absolute values: evaluated at a point,
+    the size of the numbers a float64 evaluation adds. Sums inside a function's argument
+    or a division stay as they are: |w| + 2.84 inside acos is NaN."""
+
+    _opaque = 0  # how many functions/divisions enclose the node being printed
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        opaque = isinstance(expr, sympy.Function) or (
+            isinstance(expr, sympy.Pow) and not (expr.exp.is_Integer and expr.exp > 0))
+        self._opaque += opaque
+        try:
+            return super()._print(expr, **kwargs)
+        finally:
+            self._opaque -= opaque
+
+    def _print_Add(self, expr: sympy.Add, order: Any = None) -> str:
+        if self._opaque:
+            return super()._print_Add(expr, order)
+        return " + ".join(f"abs({self._print(term)})" for term in expr.args)
+
+
+def shared_subexpressions(exprs: Sequence[sympy.Expr]) -> tuple[list, list]:
+    """SymPy's tree_cse: repeated subtrees only. Full cse also hunts common sub-sums and
+    sub-products, which doubles compile time for no gain at one point per evaluation."""
+    return tree_cse(list(exprs), numbered_symbols("_x"), opt_subs={}, order="none")
+
+
+def _pieces(expr: sympy.Expr) -> list[sympy.Expr]:
+    """A huge sum split into sums of at most SUM_CHUNK terms: Python's compiler recurses
+    once per term of a generated a + b + c + ... and fails near a few thousand."""
+    if not isinstance(expr, sympy.Add) or len(expr.args) <= SUM_CHUNK:
+        return [expr]
+    terms = expr.args
+    return [sympy.Add(*terms[i:i + SUM_CHUNK]) for i in range(0, len(terms), SUM_CHUNK)]
+
+
+def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
+                  magnitude: bool = False, cse: bool = True) -> Callable[..., list[np.ndarray]]:
+    """One NumPy function of keyword arrays returning every expression's value (or term
+    magnitude), broadcast."""
+    pieces = [_pieces(e) for e in exprs]
+    flat = [piece for group in pieces for piece in group]
+    printer = _MagnitudePrinter({"fully_qualified_modules": False, "inline": True,
+                                 "allow_unknown_functions": True,
+                                 "user_functions": {"Heaviside": "Heaviside", "DiracDelta": "DiracDelta"}}
+                                ) if magnitude else None
+    shared = shared_subexpressions(flat) if cse else ([], flat)
+    raw = sympy.lambdify(symbols, flat, modules=_NUMPY, cse=lambda _: shared, printer=printer)
+    bounds = np.cumsum([0] + [len(group) for group in pieces])
+
+    def evaluate(**values: Any) -> list[np.ndarray]:
+        with np.errstate(all="ignore"):
+            out = raw(*(values[s.name] for s in symbols))
+            return [out[a] if b == a + 1 else sum(out[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    return evaluate
+
+
+def high_precision(function: Callable[..., Any], symbols: Sequence[sympy.Symbol],
+                   arguments: Mapping[str, Any], rows: Sequence[str], reduce: str,
+                   count: int, digits: int = HIGH_PRECISION_DIGITS) -> np.ndarray:
+    """``function`` (lambdified for mpmath, returning ``count`` values) at ``digits``
+    digits, summed (or averaged) over the data rows. Inputs convert to mpmath exactly (a
+    float64 is a dyadic rational), so the only rounding left is mpmath's own."""
+    length = len(np.asarray(arguments[rows[0]])) if rows else 1
+    with mpmath.workdps(digits):
+        total = [mpmath.mpf(0)] * count
+        for i in range(length):
+            try:
+                raw = function(*(mpmath.mpf(float(np.asarray(arguments[s.name])[i] if s.name in rows
+                                                  else arguments[s.name])) for s in symbols))
+            except (ValueError, ZeroDivisionError, OverflowError, NameError, TypeError):
+                return np.full(count, math.nan)  # outside the domain, or a function mpmath lacks
+            raw = raw if isinstance(raw, (list, tuple)) else [raw]
+            for k, term in enumerate(raw):
+                if isinstance(term, mpmath.mpc):
+                    if abs(term.imag) > abs(term) * mpmath.mpf(10) ** (-digits // 2):
+                        total[k] = mpmath.nan
+                        continue
+                    term = term.real
+                total[k] += term
+        if reduce == "mean" and length:
+            total = [t / length for t in total]
+        return np.array([float(t) for t in total])
