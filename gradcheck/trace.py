@@ -104,8 +104,12 @@ def record(expression: Any, params: Sequence[str], point: Mapping[str, float],
     leaves = {p: Tensor(float(point[p]), requires_grad=True, name=p) for p in problem.wrt}
     fixed = {n: "input" for n in problem.inputs}
     fixed.update({n: "data" for n in problem.data})
-    constants = {n: Tensor(float(point[n]), name=n) for n in problem.inputs}
-    constants.update({n: Tensor(np.asarray(problem.fixed[n], dtype=float), name=n) for n in problem.data})
+    # Inputs and data require grad too, so that what is computed from them alone
+    # (x**2 with x held fixed) is a node of the graph rather than a baked-in constant;
+    # their own gradients are then left out of the steps.
+    constants = {n: Tensor(float(point[n]), requires_grad=True, name=n) for n in problem.inputs}
+    constants.update({n: Tensor(np.asarray(problem.fixed[n], dtype=float), requires_grad=True, name=n)
+                      for n in problem.data})
     with np.errstate(all="ignore"):
         out = problem.model.evaluate({**constants, **leaves})
         if not isinstance(out, Tensor):
@@ -114,12 +118,12 @@ def record(expression: Any, params: Sequence[str], point: Mapping[str, float],
             if out.data.shape != (problem.rows,):
                 out = out + np.zeros(problem.rows)
             out = out.sum() if problem.reduce == "sum" else out.mean()
-        if not out.requires_grad:
-            raise GradcheckError("the traced expression does not depend on any parameter")
         nodes = reachable_nodes(out._node)[::-1] if out._node is not None else []
         labels = _constant_labels(nodes, constants)
         row_locals = _row_locals(nodes)
-        raw_steps = trace_backward(out)
+        raw_steps = trace_backward(out) if out.requires_grad else []
+    if all(t.grad is None for t in leaves.values()):
+        raise GradcheckError("the traced expression does not depend on any parameter")
     by_label = {s.node: s for s in raw_steps}
     steps, literal = [], {}
     for i, node_label in enumerate(f"v{k}" for k in range(len(nodes))):
@@ -130,9 +134,11 @@ def record(expression: Any, params: Sequence[str], point: Mapping[str, float],
         for j, name in enumerate(inputs):
             if s.product[j] is None and name not in constants and name not in leaves:
                 literal[name] = name
-        local = tuple(row_locals.get((i, j), loc) for j, loc in enumerate(s.local))
-        summed = tuple((i, j) in row_locals for j in range(len(s.local)))
-        steps.append(Step(s.node, s.op, inputs, s.value, s.grad, local, s.product, summed))
+        held = [name in fixed for name in inputs]
+        local = tuple(None if held[j] else row_locals.get((i, j), loc) for j, loc in enumerate(s.local))
+        product = tuple(None if held[j] else p for j, p in enumerate(s.product))
+        summed = tuple((i, j) in row_locals and not held[j] for j in range(len(s.local)))
+        steps.append(Step(s.node, s.op, inputs, s.value, s.grad, local, product, summed))
     grads = {p: (leaves[p].grad if leaves[p].grad is not None else np.zeros(()))
              for p in problem.wrt}
     values = {**{n: t.data for n, t in constants.items()}, **{n: t.data for n, t in leaves.items()}}
@@ -230,13 +236,45 @@ def render_trace(rec: Recording) -> str:
                     product = f"{format_value(loc)} \u00d7 {format_value(s.grad)} = {format_value(prod)}"
                     if s.summed and s.summed[j]:  # broadcast over the rows: the rows add up
                         product = f"sum over rows of {product}"
-                    tail = [name, f"d{s.node}/d{name} = {format_value(loc)}", product]
+                    formula = local_formula(s.op, s.node, s.inputs, j)
+                    value = format_value(loc)
+                    local = f"{formula} = {value}" if formula and formula != value else value
+                    tail = [name, f"d{s.node}/d{name} = {local}", product]
                 rows.append((head if j == 0 else ["", "", ""]) + tail)
         lines += _columns(rows, prefix="  ")
     lines.append("")
     lines.append("gradients (the chain-rule products summed per parameter):")
     lines += [f"  dL/d{p} = {format_value(rec.grads[p])}" for p in rec.params]
     return "\n".join(lines)
+
+
+# The local gradient of each primitive, per input, as the tutorial writes it: {0}, {1}
+# are the inputs' labels, {n} the node's own.
+LOCAL_FORMULAS = {
+    "add": ("1", "1"), "sub": ("1", "-1"), "mul": ("{1}", "{0}"), "div": ("1/{1}", "-{n}/{1}"),
+    "neg": ("-1",), "pow": (None, "{n}*log({0})"), "exp": ("{n}",), "log": ("1/{0}",),
+    "sqrt": ("1/(2*{n})",), "sin": ("cos({0})",), "cos": ("-sin({0})",), "tan": ("1 + {n}**2",),
+    "asin": ("1/sqrt(1 - {0}**2)",), "acos": ("-1/sqrt(1 - {0}**2)",), "atan": ("1/(1 + {0}**2)",),
+    "sinh": ("cosh({0})",), "cosh": ("sinh({0})",), "tanh": ("1/cosh({0})**2",),
+    "sigmoid": ("{n}*(1 - {n})",), "softplus": ("sigmoid({0})",), "abs": ("sign({0})",),
+    "relu": ("Heaviside({0})",), "maximum": ("Heaviside({0} - {1})", "Heaviside({1} - {0})"),
+    "minimum": ("Heaviside({1} - {0})", "Heaviside({0} - {1})"),
+}
+
+
+def local_formula(op: str, node: str, inputs: tuple[str, ...], j: int) -> str | None:
+    """``2*v1`` for input 0 of ``pow(v1, 2)``; None for a primitive without a formula."""
+    if op == "pow" and j == 0:
+        try:
+            exponent = float(inputs[1])
+        except ValueError:
+            return f"{inputs[1]}*{inputs[0]}**({inputs[1]} - 1)"
+        lower = format_value(exponent - 1)
+        return f"{inputs[1]}*{inputs[0]}" + ("" if exponent == 2 else f"**{lower}")
+    formulas = LOCAL_FORMULAS.get(op)
+    if formulas is None or j >= len(formulas) or formulas[j] is None:
+        return None
+    return formulas[j].format(*inputs, n=node)
 
 
 def _columns(rows: list[list[str]], prefix: str = "", sep: list[str] | None = None) -> list[str]:

@@ -240,6 +240,28 @@ def test_unreadable_data_files(tmp_path):
 
 # --------------------------------------------------------------------------- --trace
 
+def test_trace_shows_the_graph_the_user_wrote_with_inputs_as_nodes():
+    result = run("expr", "(x*w - y)**2", "--at", "x=1,y=2,w=1", "--wrt", "w", "--trace")
+    assert result.exit_code == 0, result.output
+    trace = result.stdout[result.stdout.index("trace:"):]
+    for step in ("v0  mul(x, w)", "v1  sub(v0, y)", "v2  pow(v1, 2)"):
+        assert step in trace, trace
+    assert "dv2/dv1 = 2*v1 = -2" in trace and "y         (input: no gradient)" in trace
+
+
+def test_graph_keeps_powers_and_inputs_of_the_expression(tmp_path):
+    path = tmp_path / "g.dot"
+    result = run("expr", "(x*w - y)**2", "--at", "x=1,y=2,w=1", "--wrt", "w", "--graph", str(path))
+    assert result.exit_code == 0, result.output
+    dot = path.read_text()
+    assert '"x" -> "v0"' in dot and '"y" -> "v1"' in dot and "pow  value=1" in dot
+    assert 'label="-2"' not in dot  # y is a node, not folded into a constant -2
+    path2 = tmp_path / "q.dot"
+    run("expr", "w1*x**2 + w2*x + b", "--at", "x=2", "--inputs", "x", "--graph", str(path2))
+    dot2 = path2.read_text()
+    assert '"x" -> "v0"' in dot2 and "pow  value=4" in dot2
+
+
 def test_trace_of_x_times_w_shows_the_chain_rule():
     result = run("expr", "x*w", "--at", "x=2", "--at", "w=3", "--trace")
     assert result.exit_code == 0, result.output
@@ -251,8 +273,8 @@ def test_trace_of_x_times_w_shows_the_chain_rule():
     # node = op(inputs) as the user wrote it, forward value 6, incoming gradient 1, then
     # the first input
     assert re.search(r"v0 = mul\(x, w\)\s+6\s+1\s+x\s", trace), trace
-    assert "dv0/dw = 2" in trace and "2 × 1 = 2" in trace
-    assert "dv0/dx = 3" in trace and "3 × 1 = 3" in trace
+    assert "dv0/dw = x = 2" in trace and "2 × 1 = 2" in trace
+    assert "dv0/dx = w = 3" in trace and "3 × 1 = 3" in trace
 
 
 def test_trace_with_data_sums_the_rows_to_the_tape_gradient():
