@@ -242,17 +242,14 @@ def growth(series: list[dict]) -> float | None:
 
 
 PHASES = [  # (label, file, function): cumulative time of that function; absent ones are left out
-    ("symbolic.differentiate: derivatives + compiling", "gradcheck/symbolic.py", "differentiate"),
-    ("models: trace, differentiate, compile (build_symbolic)", "models/symbolic.py", "build_symbolic"),
-    ("· models: differentiate by element", "models/symbolic.py", "_differentiate"),
+    ("symbolic source: trace, differentiate, compile (build_symbolic)", "gradcheck/symbolic.py", "build_symbolic"),
+    ("· differentiate by element", "gradcheck/symbolic.py", "_differentiate"),
     ("sympy diff (every call)", "core/function.py", "diff"),
     ("sympy lambdify, compiling to NumPy (every call)", "utilities/lambdify.py", "lambdify"),
-    ("· of which common subexpressions (sympy cse)", "simplify/cse_main.py", "cse"),
-    ("numeric source (finite differences)", "gradcheck/sources.py", "numeric_source"),
-    ("numeric source (models)", "models/check.py", "_numeric"),
-    ("tape source", "gradcheck/sources.py", "tape_source"),
-    ("tape source (models)", "models/check.py", "_tape"),
-    ("choosing points", "gradcheck/evaluate.py", "choose_points"),
+    ("· of which common subexpressions (sympy tree_cse)", "simplify/cse_main.py", "tree_cse"),
+    ("numeric source (finite differences)", "gradcheck/pipeline.py", "_numeric"),
+    ("tape source", "gradcheck/pipeline.py", "_tape"),
+    ("choosing points", "gradcheck/points.py", "choose_points"),
 ]
 
 

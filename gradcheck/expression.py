@@ -84,6 +84,7 @@ class Expression:
 
     tree: SyntaxTree
     variables: frozenset[str] = frozenset()
+    exact: Any = None  # the SymPy form, when the model came as a SymPy expression
 
     batched = True  # NumPy broadcasting evaluates many points in one call
     defaults = MappingProxyType({})  # no argument has a default
@@ -92,6 +93,13 @@ class Expression:
     def parse(cls, text: str, variables: Iterable[str] = ()) -> "Expression":
         variables = frozenset(variables)
         return cls(parse_tree(text, variables), variables)
+
+    @classmethod
+    def from_sympy(cls, expr: Any) -> "Expression":
+        from .from_sympy import tree_from_sympy
+
+        tree, exact = tree_from_sympy(expr)
+        return cls(tree, frozenset(n for n in tree.names if n in CONSTANT_VALUES), exact)
 
     @property
     def text(self) -> str:
@@ -112,7 +120,7 @@ class Expression:
                        for n in _postorder(self.tree.body))
 
     def to_sympy(self) -> Any:
-        return to_sympy(self.tree, self.variables)
+        return self.exact if self.exact is not None else to_sympy(self.tree, self.variables)
 
     def __call__(self, **values: Any) -> Any:
         return self.evaluate(values)
@@ -125,17 +133,18 @@ class Expression:
         """The innermost part of the text that stops being finite at ``values``."""
         results = self._walk(values, keep=True)
         for node in _postorder(self.tree.body)[:limit]:
-            value = results[id(node)]
-            if _is_number(value) or isinstance(node, (ast.Name, ast.Constant)):
+            if isinstance(node, (ast.Name, ast.Constant)):
                 continue
-            array = np.asarray(value)
+            used = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in values})
+            if not used:  # a part made of numbers only was vetted by the parser
+                continue
+            array = np.asarray(getattr(results[id(node)], "data", results[id(node)]))
             bad = ~np.isfinite(array)
             if bad.any():
-                used = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)
-                               and n.id in values})
                 where = np.unravel_index(int(np.flatnonzero(bad)[0]), array.shape) if array.ndim else ()
                 at = ", ".join(f"{n}={_pick(values[n], where):.6g}" for n in used)
-                segment = ast.get_source_segment(self.tree.text.strip().replace("^", "**"), node) or "?"
+                segment = (ast.get_source_segment(self.tree.text.strip().replace("^", "**"), node)
+                           if self.exact is None else None) or ast.unparse(node)
                 return (f"{' '.join(segment.split())} is {array[where]} at {at} "
                         "(outside its domain or overflowing)")
         return None

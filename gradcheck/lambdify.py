@@ -56,6 +56,22 @@ def shared_subexpressions(exprs: Sequence[sympy.Expr]) -> tuple[list, list]:
     return tree_cse(list(exprs), numbered_symbols("_x"), opt_subs={}, order="none")
 
 
+def _repeats(exprs: Sequence[sympy.Expr]) -> bool:
+    """Whether some compound subexpression occurs twice: only then does CSE pay (it costs
+    about 1 s per 1,000 terms, which a sum of independent terms would pay for nothing)."""
+    seen: set = set()
+    stack = list(exprs)
+    while stack:
+        node = stack.pop()
+        if node.is_Atom:
+            continue
+        if node in seen:
+            return True
+        seen.add(node)
+        stack.extend(node.args)
+    return False
+
+
 def _pieces(expr: sympy.Expr) -> list[sympy.Expr]:
     """A huge sum split into sums of at most SUM_CHUNK terms: Python's compiler recurses
     once per term of a generated a + b + c + ... and fails near a few thousand."""
@@ -75,7 +91,7 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
                                  "allow_unknown_functions": True,
                                  "user_functions": {"Heaviside": "Heaviside", "DiracDelta": "DiracDelta"}}
                                 ) if magnitude else None
-    shared = shared_subexpressions(flat) if cse else ([], flat)
+    shared = shared_subexpressions(flat) if cse and _repeats(flat) else ([], flat)
     raw = sympy.lambdify(symbols, flat, modules=_NUMPY, cse=lambda _: shared, printer=printer)
     bounds = np.cumsum([0] + [len(group) for group in pieces])
 

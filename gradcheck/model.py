@@ -3,8 +3,8 @@
 Both are called by name on plain arrays, tape tensors or symbolic stand-ins; what a
 source needs beyond that (a SymPy expression, whether complex step is valid, which
 subexpression stopped being finite) the model answers. Text and SymPy objects become
-an :class:`~gradcheck.expression.Expression` (SymPy objects through their printed text
-and the safe parser); callables a :class:`FunctionModel`.
+an :class:`~gradcheck.expression.Expression` (a SymPy object converted node by node,
+against the parser's whitelist, never through text); callables a :class:`FunctionModel`.
 """
 
 from __future__ import annotations
@@ -77,9 +77,7 @@ def as_model(model: Any, variables: Iterable[str] = ()) -> Expression | Function
     if isinstance(model, str):
         return Expression.parse(model, variables)
     if isinstance(model, sympy.Basic):
-        if not isinstance(model, sympy.Expr):
-            raise InputError(f"expression must be a SymPy expression, got {type(model).__name__}")
-        return Expression.parse(str(model), variables)
+        return Expression.from_sympy(model)
     if callable(model):
         return FunctionModel(model, _signature(model))
     raise InputError(f"expression must be text, a SymPy expression or a Python function, "

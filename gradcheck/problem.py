@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -67,24 +69,29 @@ class Problem:
         given = tuple(n for n in self.inputs if n in self.fixed and _float_scalar(self.fixed[n]))
         return tuple(n for n in self.free if n not in self.wrt) + given
 
-    @property
+    # The layout is computed once: sources ask for it per parameter and per point.
+    @cached_property
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {p: self.pinned[p].shape if p in self.pinned else () for p in self.wrt}
 
-    @property
+    @cached_property
     def sizes(self) -> dict[str, int]:
-        return {p: int(np.prod(s, dtype=int)) for p, s in self.shapes.items()}
+        return {p: math.prod(s) for p, s in self.shapes.items()}
 
-    @property
+    @cached_property
     def size(self) -> int:
         return sum(self.sizes.values())
 
-    def slices(self) -> dict[str, slice]:
-        """Where each parameter's elements sit in the flat vector."""
+    @cached_property
+    def _slices(self) -> dict[str, slice]:
         out, start = {}, 0
         for p, n in self.sizes.items():
             out[p], start = slice(start, start + n), start + n
         return out
+
+    def slices(self) -> dict[str, slice]:
+        """Where each parameter's elements sit in the flat vector."""
+        return self._slices
 
     def flatten(self, values: Mapping[str, Any]) -> np.ndarray:
         return np.concatenate([np.ravel(values[p]) for p in self.wrt])

@@ -12,16 +12,31 @@ from typing import Any, Callable
 import numpy as np
 import sympy
 
-__all__ = ["ELEMENTWISE", "COMPARISONS", "UFUNCS", "is_constant", "select"]
+from ..errors import UnsupportedOperation
+
+__all__ = ["ELEMENTWISE", "COMPARISONS", "UFUNCS", "is_constant", "select", "as_sympy"]
 
 
 def is_constant(x: Any) -> bool:
     return not isinstance(x, sympy.Basic) or not x.free_symbols
 
 
+def as_sympy(value: Any) -> sympy.Basic:
+    """A SymPy object or a plain number as SymPy; anything else (text above all, which
+    sympify would evaluate as code) is refused."""
+    if isinstance(value, sympy.Basic):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return sympy.true if value else sympy.false
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return sympy.sympify(value)  # a number, never text
+    raise UnsupportedOperation(f"the symbolic stand-in cannot use a {type(value).__name__} "
+                               "value; return numbers or arrays of numbers")
+
+
 def _indicator(relation: Any) -> Any:
     """1 where ``relation`` holds, else 0; a plain bool when SymPy can decide it."""
-    relation = sympy.sympify(relation)
+    relation = as_sympy(relation)
     if relation in (sympy.true, sympy.false):
         return bool(relation)
     return sympy.Piecewise((1, relation), (0, True))

@@ -10,7 +10,7 @@ import sympy
 from ..errors import UnsupportedOperation
 from .arrays import FUNCTIONS, matmul
 from .base import StandInBase, raw
-from .rules import COMPARISONS, UFUNCS, is_constant
+from .rules import COMPARISONS, UFUNCS, as_sympy, is_constant
 
 __all__ = ["StandIn", "symbols", "as_expression", "element_names", "raw", "OPERATION_LIMIT"]
 
@@ -230,7 +230,7 @@ def symbols(name: str, shape: tuple[int, ...] = (), budget: _Budget | None = Non
 def as_expression(value: Any, reduce: str = "sum") -> sympy.Expr:
     """The scalar SymPy expression of a function's output, summed (or averaged) if an array."""
     array = np.asarray(raw(value), dtype=object)
-    total = sympy.Add(*(sympy.sympify(e) for e in array.flat))
+    total = sympy.Add(*(as_sympy(e) for e in array.flat))
     expr = total / array.size if reduce == "mean" and array.size > 1 else total
     if not isinstance(expr, sympy.Expr) or expr.has(sympy.zoo, sympy.nan):
         raise UnsupportedOperation(f"the function's symbolic value is not a number: {expr}")
