@@ -296,6 +296,7 @@ def _report(run: _Run, results: list[PointResult], notes: list[str], count: int,
                 "points": count, "reduce": problem.reduce, "data_rows": problem.rows,
                 "inputs": list(problem.inputs), "data": list(problem.data),
                 "model": "expression" if problem.is_expression else "function",
-                "numeric_method": run.method, "per_element": run.per_element}
+                "numeric_method": run.method, "per_element": run.per_element,
+                "given": list(problem.given)}
     return Report(problem.text, list(problem.wrt), _derivatives(run), results, sources,
                   dict(run.skipped), settings, notes + _notes(run, seed, method))

@@ -48,6 +48,7 @@ class Problem:
     free: tuple[str, ...]
     reduce: str
     notes: tuple[str, ...] = ()
+    given: tuple[str, ...] = ()  # names the user gave values in ``at``
 
     @property
     def text(self) -> str:
@@ -281,4 +282,4 @@ def make_problem(model: Any, wrt: Sequence[str] | str | None = None,
     free = tuple(n for n in names if n not in pinned and n not in fixed and n not in defaults)
     others = tuple(n for n in names if n not in wrt and n not in data)
     notes = _constant_notes(model, given) if expression else ()
-    return Problem(model, wrt, others, tuple(data), fixed, pinned, free, reduce, notes)
+    return Problem(model, wrt, others, tuple(data), fixed, pinned, free, reduce, notes, tuple(at))
