@@ -144,6 +144,11 @@ def classify(estimates: Mapping[str, Estimate], rtol: float, atol: float, *,
     ``undefined`` (why the function itself is not finite here) and ``kink`` (where the
     function has a kink that involves this parameter) come from the caller.
     """
+    for e in estimates.values():  # float64 overflow (exp(800)/exp(800)**2): ask mpmath
+        if not math.isfinite(e.value) and e.refine is not None and not e.refined:
+            value = e.refine()
+            if math.isfinite(value):
+                e.value, e.uncertainty, e.refined = value, abs(value) * REFINED_RTOL, True
     values = {name: e.value for name, e in estimates.items()}
     if undefined:
         return Verdict("undefined", None, None, undefined, (), values)
@@ -157,6 +162,10 @@ def classify(estimates: Mapping[str, Estimate], rtol: float, atol: float, *,
                      "edge?); judged without them")
         broken.remove("numeric")
     exact = [n for n in ("symbolic", "tape") if n in finite]
+    if "symbolic" in broken and estimates["symbolic"].refine is not None:
+        # the exact derivative, at 50 digits, is not finite: it does not exist here
+        return Verdict("undefined", None, None,
+                       f"the derivative is not finite here ({_listing(values)})", (), values)
     if broken and not exact:
         return Verdict("undefined", None, None,
                        f"the derivative is not finite here ({_listing(values)})", (), values)

@@ -42,10 +42,13 @@ KINKED_FUNCTIONS = frozenset({"abs", "Abs", "sign", "Heaviside", "DiracDelta", "
 CONSTANT_VALUES: dict[str, float] = {name: float(value) for name, value in CONSTANTS.items()}
 
 _OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
-# Complex step needs the analytic formula; the real forward of these is piecewise-stable.
+# Complex step needs analytic formulas; these branch on the real part only, so they
+# stay analytic and never overflow (the real forwards are piecewise-stable the same way).
 _COMPLEX_FORWARD = {
-    "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
-    "softplus": lambda a: np.log(1 + np.exp(a)),
+    "sigmoid": lambda a: np.where(a.real >= 0, 1 / (1 + np.exp(-np.where(a.real >= 0, a, 0))),
+                                  np.exp(np.where(a.real < 0, a, 0)) / (1 + np.exp(np.where(a.real < 0, a, 0)))),
+    "softplus": lambda a: np.where(a.real > 0, a + np.log1p(np.exp(-np.where(a.real > 0, a, 0))),
+                                   np.log1p(np.exp(np.where(a.real > 0, 0, a)))),
 }
 
 

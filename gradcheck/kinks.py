@@ -15,6 +15,10 @@ __all__ = ["KinkSites", "kink_model", "kink_arguments", "KINK_RTOL"]
 
 # A kink site closer to zero than this (relative to its terms) is "at" the kink.
 KINK_RTOL = 1e-12
+# A site is also "at" its kink when rounding the inputs to float64 (this many ulps of
+# each, times the site's slope) could move it there.
+INPUT_ULPS = 4
+EPS = float(np.finfo(float).eps)
 
 
 def kink_arguments(expr: sympy.Expr) -> list[sympy.Expr]:
@@ -41,6 +45,7 @@ class KinkSites:
 
     sites: list[sympy.Expr]
     members: list[list[int]]
+    names: tuple[str, ...]  # element symbol names, by element index
     values: Callable[..., list[np.ndarray]]
     magnitude: Callable[..., list[np.ndarray]]
 
@@ -56,13 +61,18 @@ class KinkSites:
 
     def at(self, arguments: Mapping[str, Any]) -> dict[int, str]:
         """Element -> why it sits on a kink here: a site within KINK_RTOL of zero (relative
-        to its terms, in any data row) that moving the element moves there."""
+        to its terms, in any data row), or within what rounding the inputs to float64 moves
+        it (|sin(x)| at float pi), that moving the element moves there."""
         ratios, slopes = self._ratios(arguments)
+        values = self.values(**arguments)
         slopes, found = iter(slopes), {}
-        for site, members, ratio in zip(self.sites, self.members, ratios):
-            on_site = ratio <= KINK_RTOL
-            for element, slope in zip(members, slopes):
-                if np.any(on_site & (np.asarray(slope) != 0)):
+        for k, (site, members, ratio) in enumerate(zip(self.sites, self.members, ratios)):
+            moved = [(element, np.asarray(next(slopes), dtype=float)) for element in members]
+            wobble = sum(np.abs(slope * float(arguments[self.names[e]])) for e, slope in moved)
+            on_site = (ratio <= KINK_RTOL) | (np.abs(np.asarray(values[k], dtype=float))
+                                               <= INPUT_ULPS * EPS * wobble)
+            for element, slope in moved:
+                if np.any(on_site & (slope != 0)):
                     found.setdefault(element, f"kink: {site} = 0 here, so the derivative does "
                                               "not exist (one-sided slopes differ)")
         return found
@@ -82,5 +92,5 @@ def kink_model(expr: sympy.Expr, elements: Sequence[sympy.Symbol], symbols: tupl
     members = [sorted((s for s in site.free_symbols if s in where), key=where.get) for site in sites]
     slopes = [site.diff(s) for site, inside in zip(sites, members) for s in inside]
     return KinkSites(sites, [[where[s] for s in inside] for inside in members],
-                     compile_numpy(symbols, sites + slopes),
+                     tuple(s.name for s in elements), compile_numpy(symbols, sites + slopes),
                      compile_numpy(symbols, sites, magnitude=True))

@@ -31,6 +31,8 @@ COMPLEX_STEP = 1e-100
 MAX_BATCH = 4_000_000
 # A function evaluation is trusted to this many ulps of its magnitude.
 EVAL_ULPS = 16
+# No evaluation is more accurate than this absolute floor: a few subnormal quanta.
+NOISE_FLOOR = EVAL_ULPS * np.finfo(np.float64).smallest_subnormal
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ def _ladder_steps(x: np.ndarray) -> np.ndarray:
     return _pow2(bases)[..., None] * 2.0 ** -np.arange(LEVELS)
 
 
+def _complex_step(x: np.ndarray) -> np.ndarray:
+    """COMPLEX_STEP times the scale, but never above 2**-30 |x|: sqrt(1e-300 + 1e-100j) is
+    not near sqrt(1e-300). Underflowing to 0 (subnormal x), the result is NaN and the
+    caller falls back to Richardson."""
+    step = COMPLEX_STEP * np.maximum(1.0, np.abs(x))
+    return np.where(x != 0, np.minimum(step, np.abs(x) * 2.0 ** -30), step)
+
+
 def _kink_steps(x: np.ndarray) -> np.ndarray:
     return KINK_STEPS[None, :] * np.where(x != 0, np.minimum(1.0, np.abs(x)), 1.0)[:, None]
 
@@ -80,7 +90,7 @@ def _offsets(x: np.ndarray, method: str) -> np.ndarray:
     """Perturbations per point, shape (B, K); the kink test's come last (real methods)."""
     scale = np.maximum(1.0, np.abs(x))[:, None]
     if method == "complex":
-        return 1j * COMPLEX_STEP * scale
+        return 1j * _complex_step(x)[:, None]
     if method == "central":
         h = _pow2(np.cbrt(EPS) * scale)
         main = np.concatenate([h, -h, 2 * h, -2 * h], axis=1)
@@ -108,14 +118,15 @@ def _estimate(x, fm, noise, method):
     """Derivative and error bound from the main perturbations ``fm`` (B, K)."""
     scale = np.maximum(1.0, np.abs(x))
     if method == "complex":
-        h = COMPLEX_STEP * scale
+        h = _complex_step(x)
         value = fm[:, 0].imag / h
-        return value, EVAL_ULPS * EPS * np.abs(value)
+        # Im f(x + ih) = h f'(x) is tiny: below the subnormal floor it underflows
+        return value, EVAL_ULPS * EPS * np.abs(value) + NOISE_FLOOR / h
     if method == "central":
         h = _pow2(np.cbrt(EPS) * scale)
         d1 = (fm[:, 0] - fm[:, 1]) / (2 * h)
         d2 = (fm[:, 2] - fm[:, 3]) / (4 * h)
-        local = np.maximum(noise, EVAL_ULPS * EPS * np.abs(fm).max(axis=1))
+        local = np.maximum(np.maximum(noise, NOISE_FLOOR), EVAL_ULPS * EPS * np.abs(fm).max(axis=1))
         return d1, np.abs(d2 - d1) / 3 * 2 + 2 * local / h
     return _richardson(x, fm, noise)
 
@@ -128,7 +139,8 @@ def _richardson(x, fm, noise):
     value = d @ WEIGHTS
     lower = d[..., 1:] @ LOWER_WEIGHTS
     # rounding of each difference: the evaluation noise where f was actually evaluated
-    local = np.maximum(noise[:, None, None, None], EVAL_ULPS * EPS * np.abs(f).max(axis=-1))
+    local = np.maximum(np.maximum(noise[:, None, None, None], NOISE_FLOOR),
+                       EVAL_ULPS * EPS * np.abs(f).max(axis=-1))
     rounding = (np.abs(WEIGHTS) * local / h).sum(axis=-1)
     error = 2 * (np.abs(value - lower) + rounding)
     error = np.where(np.isfinite(value) & np.isfinite(error), error, np.inf)
@@ -140,6 +152,11 @@ def _richardson(x, fm, noise):
     # On disagreement trust the smaller steps: large ones can alias a fast oscillation.
     chosen = np.where(agree & (ea <= eb), va, vb)
     bound = np.where(agree, np.minimum(ea, eb), np.abs(va - vb) + np.maximum(ea, eb))
+    # A ladder whose every step left the domain (sqrt at 1e-300 with steps of 2**-40)
+    # has no say: the other one answers alone.
+    only_a, only_b = np.isfinite(ea) & np.isinf(eb), np.isinf(ea) & np.isfinite(eb)
+    chosen = np.where(only_a, va, np.where(only_b, vb, chosen))
+    bound = np.where(only_a, ea, np.where(only_b, eb, bound))
     return chosen, np.where(np.isinf(ea) & np.isinf(eb), np.nan, bound)
 
 

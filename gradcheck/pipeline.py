@@ -75,7 +75,11 @@ def _plan(problem: Problem, projections: int | None, rng: np.random.Generator
 def _value(problem: Problem, point: Mapping[str, Any]) -> float:
     try:
         with np.errstate(all="ignore"):
-            return float(np.real(problem.value(point)))
+            value = problem.value(point)
+        if isinstance(value, complex) and value.imag != 0 and np.isfinite(value.imag):
+            raise InputError(f"{problem.text} returned a complex value ({value}); gradcheck "
+                             "checks real functions (complex inputs are not supported)")
+        return float(np.real(value))
     except GradcheckError:
         raise
     except Exception as error:
@@ -263,7 +267,9 @@ def _symbolic(problem: Problem, limit: int, skipped: dict[str, str]) -> Symbolic
         return build_symbolic(problem, limit)
     except GradcheckError as error:
         skipped["symbolic"] = str(error)
-        return None
+    except RecursionError:  # SymPy's printer and Python's compiler recurse per level
+        skipped["symbolic"] = "the expression is nested too deeply for SymPy to compile"
+    return None
 
 
 def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: float, atol: float,

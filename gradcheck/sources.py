@@ -133,8 +133,11 @@ def _as_mapping(raw: Any, wrt: tuple[str, ...]) -> dict[str, Any]:
 
 def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
     shape = problem.shapes[name]
+    raw = np.asarray(getattr(value, "data", value))
+    if np.iscomplexobj(raw) and np.any(raw.imag != 0):
+        raise InputError(f"claimed gradient for {name!r} is complex; give real values")
     try:
-        array = np.asarray(getattr(value, "data", value), dtype=float)
+        array = np.asarray(raw.real if np.iscomplexobj(raw) else raw, dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"claimed gradient for {name!r} must be numbers, "
                          f"got {type(value).__name__}") from None

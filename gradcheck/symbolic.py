@@ -63,7 +63,7 @@ class SymbolicModel:
         return {s.name: values[s.name] for s in self.symbols}
 
     def _reduce(self, outputs: list[np.ndarray]) -> np.ndarray:
-        out = np.array([np.asarray(o, dtype=float) for o in np.broadcast_arrays(*outputs)])
+        out = np.array([_real(o) for o in np.broadcast_arrays(*outputs)])
         if not self.rows:
             return out.reshape(len(outputs))
         return out.sum(axis=-1) if self.reduce == "sum" else out.mean(axis=-1)
@@ -96,6 +96,15 @@ class SymbolicModel:
             self._refined[key] = high_precision(self._refined["mpmath"], self.symbols, arguments,
                                                 self.rows, self.reduce, len(self.exprs))
         return self._refined[key]
+
+
+def _real(value: Any) -> np.ndarray:
+    """A derivative's float64 value; a complex one (SymPy's (-1)**x*log(-1)) is its real
+    part where the imaginary part vanishes, else undefined (NaN), never a warning."""
+    array = np.asarray(value)
+    if not np.iscomplexobj(array):
+        return array.astype(float)
+    return np.where(array.imag == 0, array.real, np.nan)
 
 
 _MPMATH = [{"DiracDelta": lambda x, k=0: mpmath.nan if x == 0 else mpmath.mpf(0),
