@@ -91,6 +91,8 @@ def tree_from_sympy(expr: sympy.Basic) -> tuple[SyntaxTree, sympy.Expr]:
         elif node.is_Atom:
             built[node] = _number(node)
         elif not ready:
+            if not isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow)) and type(node) not in SYMPY_FUNCTIONS:
+                raise _refuse(node)
             stack.append((node, True))
             stack.extend((a, False) for a in node.args)
         else:

@@ -14,17 +14,18 @@ live in :mod:`gradcheck.parse_tables`, positions and messages in
 from __future__ import annotations
 
 import ast
-import difflib
 import math
+import re
+import sys
+import types
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import sympy
 
 from .errors import ExpressionError
-from .parse_source import _read, _Source
+from .parse_source import _read, _Source, argument_count_message, unknown_function_message
 from .parse_tables import (
-    _ALIASES,
     _BINARY_OPERATORS,
     _CHAINS,
     _CONSTANT_KINDS,
@@ -40,7 +41,6 @@ from .parse_tables import (
     MAX_LENGTH,
     MAX_MINMAX_ARGUMENTS,  # noqa: F401
     MAX_RESULT_DIGITS,
-    _argument_range,
     _continues_chain,
     _log10_magnitude,
     symbol,
@@ -197,6 +197,9 @@ class _Converter:
             if attribute_end is not None:
                 column = self.source.text.rfind(".", 0, attribute_end - len(node.attr))
             token = f".{node.attr}"
+            if node.attr in FUNCTIONS:  # np.sin(x), math.exp(x), torch.tanh(x)
+                return self.source.refuse(f"{what} '{token}' is not allowed; write "
+                                          f"{node.attr}(...) without a module prefix", column)
         elif isinstance(node, ast.Compare):
             token = _REFUSED_OPERATORS.get(type(node.ops[0]), "?")
             column = self._operator_column(node.left, node.comparators[0], token)
@@ -232,7 +235,8 @@ class _Converter:
 
     def _chain(self, node: ast.BinOp) -> sympy.Expr:
         """a + b - c + ... (or a * b / c ...) as one n-ary SymPy node, walked without
-        recursion along the chain: a 5,000-term sum is as easy as a 2-term one."""
+        recursion along the chain: a 2,900-term sum (about what Python's own parser takes)
+        is as easy as a 2-term one."""
         is_sum = type(node.op) in (ast.Add, ast.Sub)
         operands = []  # (operator, operand, the BinOp it belongs to), right to left
         while True:
@@ -284,6 +288,10 @@ class _Converter:
         if type(value) is float:
             if not math.isfinite(value):
                 raise self._refuse(f"number '{self.source.snippet(node)}' is out of range", node)
+            written = self.source.snippet(node)
+            if value == 0 and re.search(r"[1-9]", written.lower().split("e")[0]):
+                raise self._refuse(f"number '{written}' is too small for float64 and would "
+                                   "silently be 0 (the smallest is about 5e-324)", node)
             return sympy.Float(repr(value))  # from the shortest repr, so 0.1 stays 0.1
         kind = _CONSTANT_KINDS.get(type(value), "constant")
         shown = self.source.snippet(node)
@@ -330,7 +338,7 @@ class _Converter:
         name = function.id
         self._check_not_private(name, function)
         if name not in FUNCTIONS:
-            raise self._refuse(self._unknown_function_message(name), function)
+            raise self._refuse(unknown_function_message(self.source, name, node, self.constants), function)
         if node.keywords:
             keyword = node.keywords[0]
             token = f"{keyword.arg}=" if keyword.arg else "**"
@@ -356,26 +364,10 @@ class _Converter:
                 "the second argument of DiracDelta (the order of its derivative) must be "
                 "a non-negative integer, e.g. DiracDelta(x, 1)", node.args[1])
 
-    def _unknown_function_message(self, name: str) -> str:
-        if name in self.constants:
-            return f"'{name}' is a constant, not a function"
-        guess = _ALIASES.get(name) or next(iter(difflib.get_close_matches(name, FUNCTIONS, n=1)), None)
-        if guess:
-            return f"unknown function '{name}'; did you mean '{guess}'?"
-        return f"unknown function '{name}'; known functions: {', '.join(FUNCTIONS)}"
-
     def _check_argument_count(self, name: str, node: ast.Call) -> None:
-        least, most = _argument_range(name)
-        given = len(node.args)
-        if least <= given <= (given if most is None else most):
-            return
-        if least == most:
-            expected = f"{least} argument{'s' if least != 1 else ''}"
-        elif most is None or given < least:
-            expected = f"at least {least} argument{'s' if least != 1 else ''}"
-        else:
-            expected = f"at most {most} arguments"
-        raise self._refuse(f"{name} takes {expected}, got {given}", node.func)
+        message = argument_count_message(name, len(node.args))
+        if message:
+            raise self._refuse(message, node.func)
 
     def _checked(self, result: sympy.Expr, node: ast.AST) -> sympy.Expr:
         """Refuse a result that is infinite or undefined (e.g. tan(pi/2)); values that are
@@ -387,3 +379,14 @@ class _Converter:
             raise self._refuse(
                 f"'{self.source.snippet(node)}' is undefined (DiracDelta is infinite at 0)", node)
         return result
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module binds ``gradcheck.parse`` to it, over the exported function
+    of the same name; calling the module calls the function, so both spellings work."""
+
+    def __call__(self, text: str, variables: Iterable[str] = ()) -> sympy.Expr:
+        return parse(text, variables)
+
+
+sys.modules[__name__].__class__ = _CallableModule

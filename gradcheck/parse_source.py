@@ -9,8 +9,10 @@ nesting depth, and a cheap Float estimate of every variable-free part of the tre
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import re
+import unicodedata
 import warnings
 from typing import Mapping
 
@@ -18,7 +20,13 @@ import sympy
 
 from .errors import ExpressionError
 from .parse_tables import (
+    _ALIASES,
+    _INVISIBLE_LETTERS,
+    _LOOKALIKE,
+    _LOOKALIKES,
+    _OPERAND_THEN_OPERATOR,
     _BINARY_OPERATORS,
+    _SPELLED_OUT,
     _MARKER_NODES,
     _UNDEFINED,
     FUNCTIONS,
@@ -51,10 +59,19 @@ _CHARACTER_HINTS = {
 }
 # Python reads these as identifier characters, so "w·x" would be one variable named "w·x".
 _IDENTIFIER_DOTS = re.compile("[\u00b7\u0387]")
+
 _NUMBER_THEN_NAME = re.compile(r"(?<![\w.])(\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?)([^\W\d]\w*)")
 _TOKEN = re.compile(r"[^\W\d]\w*|\d[\w.]*|\*\*|//|<=|>=|==|!=|:=|\S")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LARGEST = 10.0**MAX_RESULT_DIGITS
+
+
+def _paren_depth(text: str) -> int:
+    depth = deepest = 0
+    for c in text:
+        depth += (c == "(") - (c == ")")
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _read(text: str) -> _Source:
@@ -143,6 +160,17 @@ class _Source:
         dot = _IDENTIFIER_DOTS.search(self.text)
         if dot:  # before ast.parse, which would read "w·x" as one name
             raise self._invalid_character(dot.start())
+        invisible = _INVISIBLE_LETTERS.search(self.text)
+        if invisible:
+            raise self.refuse(f"invisible character U+{ord(invisible.group()):04X} is not allowed "
+                              "(it would make a second variable that looks like another)",
+                              invisible.start())
+        lookalike = _LOOKALIKE.search(self.text)
+        if lookalike:
+            letter = lookalike.group()
+            raise self.refuse(f"'{letter}' (U+{ord(letter):04X}, {unicodedata.name(letter, 'a letter')}) "
+                              f"looks like the Latin '{_LOOKALIKES[letter]}'; write names in "
+                              "Latin letters, or Greek ones that do not look Latin", lookalike.start())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "2(x)" warns 'int is not callable'
@@ -150,7 +178,12 @@ class _Source:
         except SyntaxError as error:
             raise self._explain_syntax_error(error) from None
         except (RecursionError, MemoryError):
-            # CPython's parser gives up on deep nesting such as "------...x" this way.
+            # CPython's parser gives up on deep nesting such as "------...x" this way, and on
+            # chains of some 2,900 operators (a left-deep tree to Python's AST builder).
+            if _paren_depth(self.body) < MAX_DEPTH and len(_OPERAND_THEN_OPERATOR.findall(self.body)) > 2000:
+                raise self.refuse("too many terms in one chain of + - * / for Python's parser "
+                                  "(about 2,900 at most); group them in parentheses, "
+                                  "e.g. (a + b + ...) + (...)", None) from None
             raise self.too_deep(None) from None
         except ValueError as error:  # e.g. "source code string cannot contain null bytes"
             raise self.refuse(f"invalid expression: {error}", None) from None
@@ -334,3 +367,33 @@ def _is_plain_call(node: ast.Call) -> bool:
         return False
     least, most = _argument_range(node.func.id)
     return least <= len(node.args) and (most is None or len(node.args) <= most)
+
+
+def unknown_function_message(source: _Source, name: str, node: ast.Call, constants: Mapping) -> str:
+    """Why ``name(...)`` is refused, with the likeliest fix."""
+    if name in constants:
+        return f"'{name}' is a constant, not a function"
+    if name in _SPELLED_OUT:
+        return f"unknown function '{name}'; write {_SPELLED_OUT[name]}"
+    guess = _ALIASES.get(name) or next(iter(difflib.get_close_matches(name, FUNCTIONS, n=1)), None)
+    if guess:
+        return f"unknown function '{name}'; did you mean '{guess}'?"
+    if len(node.args) == 1 and not node.keywords:  # x(w+1): a product, written as in algebra
+        inside = source.snippet(node.args[0])
+        return (f"unknown function '{name}': implicit multiplication '{name}({inside})' is "
+                f"not allowed; write {name}*({inside})")
+    return f"unknown function '{name}'; known functions: {', '.join(FUNCTIONS)}"
+
+
+def argument_count_message(name: str, given: int) -> str | None:
+    """Why ``given`` arguments are wrong for ``name`` (None if they are right)."""
+    least, most = _argument_range(name)
+    if least <= given <= (given if most is None else most):
+        return None
+    if least == most:
+        expected = f"{least} argument{'s' if least != 1 else ''}"
+    elif most is None or given < least:
+        expected = f"at least {least} argument{'s' if least != 1 else ''}"
+    else:
+        expected = f"at most {most} arguments"
+    return f"{name} takes {expected}, got {given}"

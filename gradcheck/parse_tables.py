@@ -7,6 +7,7 @@ Shared by :mod:`gradcheck.parse` (the converter and public API) and
 from __future__ import annotations
 
 import ast
+import re
 import inspect
 import math
 import operator
@@ -106,6 +107,10 @@ _MOST_ARGUMENTS = {"max": MAX_MINMAX_ARGUMENTS, "min": MAX_MINMAX_ARGUMENTS,
 
 # Names people reach for that get_close_matches would not map to the right function.
 _ALIASES = {"ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan"}
+# Functions people reach for that the whitelist spells another way.
+_SPELLED_OUT = {"log10": "log(x)/log(10)", "log2": "log(x)/log(2)", "exp2": "2**x",
+                "square": "x**2", "cbrt": "x**(1/3)", "arcsinh": "log(x + sqrt(x**2 + 1))",
+                "asinh": "log(x + sqrt(x**2 + 1))"}
 
 _BINARY_OPERATORS: dict[type, tuple[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]]] = {
     ast.Add: ("+", operator.add),
@@ -216,3 +221,19 @@ def _log10_magnitude(number: sympy.Number) -> float:
     if number.is_Rational:
         return math.log10(abs(number.p)) - math.log10(number.q)  # math.log10 takes big ints
     return float(mpmath.log10(abs(mpmath.mpf(number))))
+
+# Letters Python accepts in names that show as nothing (Hangul fillers): "w\u3164" would
+# silently be a second variable that looks like w.
+_INVISIBLE_LETTERS = re.compile("[\u115f\u1160\u3164\uffa0]")
+# Cyrillic and Greek letters drawn like Latin ones: "х" (Cyrillic) next to "x" would be
+# two variables that look the same. Greek letters that look like themselves (α, θ, μ) stay.
+_LOOKALIKES = {
+    "а": "a", "в": "B", "е": "e", "к": "k", "м": "M", "н": "H", "о": "o", "р": "p", "с": "c",
+    "т": "T", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+    "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
+    "ο": "o", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+}
+_OPERAND_THEN_OPERATOR = re.compile(r"[\w)]\s*[-+*/]")
+_LOOKALIKE = re.compile("[" + "".join(_LOOKALIKES) + "]")

@@ -146,7 +146,9 @@ def _unknown_for(model: Expression | FunctionModel) -> Callable[[str, Sequence[s
     expression = isinstance(model, Expression)
 
     def unknown(name: str, known: Sequence[str], what: str) -> InputError:
-        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6 if expression else 0.5)
+        same_letters = [k for k in known if k.lower() == name.lower()]  # X for x
+        close = same_letters or difflib.get_close_matches(name, list(known), n=1,
+                                                          cutoff=0.6 if expression else 0.5)
         if close:
             hint = f"; did you mean {close[0]!r}?"
         else:

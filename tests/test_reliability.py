@@ -1,0 +1,155 @@
+"""Nothing a user passes crashes, runs code or comes back with a wrong verdict: the
+minimal repros of the reliability issue, each against what it must give."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+
+import gradcheck
+from gradcheck import ExpressionError, GradcheckError, InputError
+from gradcheck.parse import parse
+
+PACKAGE = Path(gradcheck.__file__).resolve().parent
+
+
+def statuses(report) -> dict[str, str]:
+    return {p.name: p.status for point in report.points for p in point.params}
+
+
+# ------------------------------------------------------------------ no text becomes code
+# The only calls that could turn a string into code, each with why it never gets one.
+ALLOWED_EVALUATORS = {
+    ("tape/scalar_rules.py", "exec"),  # generated from the rule table, never user text
+    ("stand_in/rules.py", "sympify"),  # as_sympy: numbers only, text is refused before
+}
+
+
+def test_no_user_text_can_reach_an_evaluator():
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            builtin = node.func.id if isinstance(node.func, ast.Name) else None
+            name = getattr(node.func, "attr", None) or builtin
+            if builtin in {"eval", "exec", "__import__"} or name in {"sympify", "parse_expr", "S"}:
+                found.add((path.relative_to(PACKAGE).as_posix(), name))
+    assert found == ALLOWED_EVALUATORS
+
+
+def test_the_tape_has_no_text_entry_point(tmp_path):
+    import gradcheck.tape as tape
+    assert not hasattr(tape, "evaluate") and "evaluate" not in tape.__all__
+    marker = tmp_path / "C"
+    with pytest.raises(GradcheckError):
+        gradcheck.check(f"__import__('os').system('touch {marker}') + x")
+    assert not marker.exists()
+
+
+def test_a_function_returning_text_runs_no_code(tmp_path):
+    marker = tmp_path / "C"
+
+    def f(w):
+        return np.array([f"__import__('os').system('touch {marker}')"], dtype=object).sum() + 0 * w
+
+    with pytest.raises(GradcheckError):
+        gradcheck.check(f, at={"w": 1.0})
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------ valid input, no crash
+@pytest.mark.parametrize("text", ["10**20*x", "2**64*x", "**".join(["x"] * 99),
+                                  "max(" * 20 + "x" + ", y)" * 20])
+def test_valid_expressions_give_a_report(text):
+    report = gradcheck.check(text, at={"x": 0.7, "y": 0.2} if "y" in text else {"x": 0.7})
+    assert report.points and all(s in ("ok", "nondifferentiable") for s in statuses(report).values())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gradcheck.check(sympy.I * sympy.Symbol("x")), "ImaginaryUnit"),
+    (lambda: gradcheck.check(sympy.floor(sympy.Symbol("x"))), "floor"),
+    (lambda: gradcheck.check(sympy.Derivative(sympy.Symbol("x") ** 2, sympy.Symbol("x"))), "Derivative"),
+    (lambda: gradcheck.check(sympy.Sum(sympy.Symbol("x"), (sympy.Symbol("k"), 1, 3))), "Sum"),
+    (lambda: gradcheck.check(lambda w: w * 1j, at={"w": 1.0}), "complex"),
+    (lambda: gradcheck.check("w**2", claimed={"w": lambda w: 2 * w + 1j}), "complex"),
+    (lambda: gradcheck.check("w**2", claimed={"w": lambda w: "2*w"}), "must be numbers"),
+    (lambda: gradcheck.check(lambda W: np.sum(W**2), at={"W": np.ones(3)},
+                             claimed={"W": lambda W: np.ones(4)}), "has shape (4,)"),
+    (lambda: gradcheck.check("w**2", claimed=["2*w"]), "claimed must map"),
+    (lambda: gradcheck.check("w**2", at=[1]), "at must be a mapping"),
+    (lambda: gradcheck.check("w*x", data=[1, 2]), "data must be a mapping"),
+    (lambda: gradcheck.check("w**2", seed=-1), "seed must be"),
+    (lambda: gradcheck.check("w**2", seed="a"), "seed must be"),
+    (lambda: gradcheck.check("w**2", seed=1.5), "seed must be"),
+    (lambda: gradcheck.check("w**2", wrt=[1]), "wrt must list"),
+    (lambda: gradcheck.check("abs(w)*sign"), "'sign' is a function"),
+])
+def test_bad_input_is_one_specific_error(call, message):
+    with pytest.raises(GradcheckError) as error:
+        call()
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+# ------------------------------------------------------------------ honest verdicts at edges
+@pytest.mark.parametrize("text, at, expected", [
+    ("3*max(1/2, x)", {"x": 0.3}, "ok"),           # true derivative exactly 0
+    ("x*w", {"x": 5e-324, "w": 1.0}, "ok"),        # a subnormal gradient
+    ("sqrt(x)", {"x": 1e-320}, "ok"),
+    ("sqrt(x)", {"x": 1e-300}, "ok"),
+    ("abs(sin(x))", {"x": math.pi}, "nondifferentiable"),  # sin(float pi) is 1.2e-16
+    ("x**x", {"x": 0.0}, "undefined"),             # the derivative is -inf
+    ("sigmoid(w)", {"w": -800.0}, "ok"),           # finite, though exp(800) overflows
+    ("softplus(w)", {"w": 800.0}, "ok"),
+    ("(-1)**x", {"x": 1.5}, "undefined"),
+])
+def test_edge_points_are_judged_honestly(text, at, expected):
+    report = gradcheck.check(text, at=at, claimed=None)
+    found = statuses(report)
+    assert set(found.values()) <= {expected, "ok"} and expected in found.values(), report
+
+
+def test_a_right_claim_where_the_derivative_is_zero_passes():
+    report = gradcheck.check("3*max(1/2, x)", at={"x": 0.3}, claimed={"x": "3*Heaviside(x - 1/2)"})
+    assert report.ok, report
+
+
+def test_a_complex_intermediate_warns_nothing(recwarn):
+    report = gradcheck.check("(-2)**w", at={"w": 1.3})
+    assert statuses(report) == {"w": "undefined"}
+    assert not [w for w in recwarn if "Complex" in str(w.category.__name__)]
+
+
+# ------------------------------------------------------------------ names that deceive
+@pytest.mark.parametrize("text, message", [
+    ("w\u3164 + w", "invisible character U+3164"),
+    ("x*\u0445", "looks like the Latin 'x'"),
+    ("x*1e-400", "would silently be 0"),
+    pytest.param("+".join(["x"] * 3500), "group them in parentheses", id="a chain of 3,500 terms"),
+    ("np.sin(x)", "write sin(...)"),
+    ("x(w+1)", "write x*(w+1)"),
+    ("log10(x)", "write log(x)/log(10)"),
+])
+def test_deceptive_text_is_refused_with_a_fix(text, message):
+    with pytest.raises(ExpressionError) as error:
+        parse(text)
+    assert message in str(error.value)
+
+
+def test_greek_letters_that_look_like_themselves_stay_names():
+    assert gradcheck.check("α*x + θ", at={"x": 1.0, "α": 2.0, "θ": 0.5}).ok
+
+
+def test_gradcheck_parse_stays_callable_after_its_module_is_imported():
+    import gradcheck.parse  # noqa: F401  (binds the package attribute to the module)
+    assert str(gradcheck.parse("w*x^2")) == "w*x**2"
+
+
+def test_a_capital_name_suggests_the_small_one():
+    with pytest.raises(InputError, match="did you mean 'x'"):
+        gradcheck.check("w*x", at={"X": 2.0})
