@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Union
 
 from .pipeline import check_options, run_check
+from .budget import DEFAULT_TIMEOUT, Budget
 from .defaults import DEFAULT_ATOL, DEFAULT_POINTS, DEFAULT_RTOL, DEFAULT_SEED
 from .errors import InputError
 from .points import check_points
@@ -13,8 +14,51 @@ from .report import Report
 from .sources import prepare_claims
 from .symbolic import SYMBOLIC_LIMIT
 
+if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
+    import sympy
+    from typing_extensions import TypedDict, Unpack
+
+    class CheckOptions(TypedDict, total=False):
+        """The keyword arguments of check, for assert_gradients' ``**kwargs``."""
+        wrt: Sequence[str] | str | None
+        at: Mapping[str, Any] | None
+        data: Mapping[str, Any] | None
+        reduce: Reduce
+        claimed: Claim | None
+        points: int
+        seed: int
+        rtol: float
+        atol: float
+        method: Method
+        inputs: Sequence[str] | None
+        per_element: bool
+        projections: int | None
+        symbolic_limit: int
+
+    class GradOptions(TypedDict, total=False):
+        """check_grad's ``**options``: check's keywords but the claim and the point."""
+        wrt: Sequence[str] | str | None
+        data: Mapping[str, Any] | None
+        reduce: Reduce
+        points: int
+        seed: int
+        rtol: float
+        atol: float
+        method: Method
+        inputs: Sequence[str] | None
+        per_element: bool
+        projections: int | None
+        symbolic_limit: int
+
 __all__ = ["check", "check_grad", "assert_gradients", "GradientMismatch", "DEFAULT_RTOL",
-           "DEFAULT_ATOL"]
+           "DEFAULT_ATOL", "Method", "Reduce", "Model", "Claim"]
+
+Method = Literal["auto", "central", "richardson", "complex"]
+Reduce = Literal["sum", "mean"]
+# What can be checked: text, a SymPy expression, or a Python function of named arguments.
+Model = Union[str, "sympy.Basic", Callable[..., Any]]
+# A claimed gradient per parameter (text, callable or value), or one gradient function.
+Claim = Union[Mapping[str, Any], Callable[..., Any]]
 
 
 class GradientMismatch(AssertionError):
@@ -31,12 +75,13 @@ def _check_seed(seed: Any) -> int:
     return int(seed)
 
 
-def check(expression: Any, wrt: Sequence[str] | str | None = None,
+def check(expression: Model, wrt: Sequence[str] | str | None = None,
           at: Mapping[str, Any] | None = None, *, data: Mapping[str, Any] | None = None,
-          reduce: str = "sum", claimed: Any = None, points: int = DEFAULT_POINTS,
+          reduce: Reduce = "sum", claimed: Claim | None = None, points: int = DEFAULT_POINTS,
           seed: int = DEFAULT_SEED, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-          method: str = "auto", inputs: Sequence[str] | None = None, per_element: bool = False,
-          projections: int | None = None, symbolic_limit: int = SYMBOLIC_LIMIT) -> Report:
+          method: Method = "auto", inputs: Sequence[str] | None = None, per_element: bool = False,
+          projections: int | None = None, symbolic_limit: int = SYMBOLIC_LIMIT,
+          timeout: float | None = DEFAULT_TIMEOUT) -> Report:
     """Compute every partial derivative symbolically, on the tape and numerically; compare.
 
     Args:
@@ -61,6 +106,9 @@ def check(expression: Any, wrt: Sequence[str] | str | None = None,
         projections: random directions per tensor parameter instead of elements; None
             (default) uses them above 2,000 elements only.
         symbolic_limit: parameter elements above which SymPy is skipped.
+        timeout: seconds the check may take (None: no limit). SymPy gets half of it; a
+            source that cannot finish is skipped with the reason, points left unchecked
+            are named in the notes, and the check answers with what finished.
 
     Raises:
         ExpressionError: the text was refused by the parser.
@@ -71,17 +119,18 @@ def check(expression: Any, wrt: Sequence[str] | str | None = None,
     >>> r.ok, r.derivatives["w1"]
     (True, 'x**2')
     """
+    budget = Budget(timeout)
     check_options(rtol, atol, method)
     seed = _check_seed(seed)
     problem = make_problem(expression, wrt, at, data, reduce, inputs)
     count = check_points(points)
     claims = prepare_claims(claimed, problem)
     return run_check(problem, claims, count, seed, rtol, atol, method, per_element, projections,
-                     symbolic_limit)
+                     symbolic_limit, budget)
 
 
 def check_grad(function: Callable[..., Any], grad_function: Callable[..., Any],
-               at: Mapping[str, Any] | None = None, **options: Any) -> Report:
+               at: Mapping[str, Any] | None = None, **options: Unpack[GradOptions]) -> Report:
     """Check a hand-written gradient function against every source that can run.
 
     ``grad_function`` takes the same arguments as ``function`` (by name; it may take
@@ -101,8 +150,8 @@ def check_grad(function: Callable[..., Any], grad_function: Callable[..., Any],
     return check(function, options.pop("wrt", None), at, claimed=grad_function, **options)
 
 
-def assert_gradients(expression: Any, *args: Any, allow_kinks: bool = False,
-                     **kwargs: Any) -> Report:
+def assert_gradients(expression: Model, *args: Any, allow_kinks: bool = False,
+                     **kwargs: Unpack[CheckOptions]) -> Report:
     """``check`` that raises GradientMismatch (an AssertionError) with the report's table.
 
     >>> assert_gradients("(w*x - y)**2", data={"x": [1, 2], "y": [2, 4]}, claimed={"w": "2*x*(w*x - y)"}).ok

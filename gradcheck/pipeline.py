@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from . import finite
+from .budget import SYMBOLIC_SHARE, Budget
 from .compare import ROUNDING_ULPS, Estimate
 from .errors import GradcheckError, InputError
 from .numeric import METHODS, NumericDerivative
@@ -262,9 +263,11 @@ def _notes(run: _Run, seed: int, requested: str) -> list[str]:
     return notes
 
 
-def _symbolic(problem: Problem, limit: int, skipped: dict[str, str]) -> SymbolicModel | None:
+def _symbolic(problem: Problem, limit: int, skipped: dict[str, str], budget: Budget
+              ) -> SymbolicModel | None:
+    share = budget.share(SYMBOLIC_SHARE)
     try:
-        return build_symbolic(problem, limit)
+        return share.run("the symbolic source", lambda: build_symbolic(problem, limit, share))
     except GradcheckError as error:
         skipped["symbolic"] = str(error)
     except RecursionError:  # SymPy's printer and Python's compiler recurse per level
@@ -273,28 +276,35 @@ def _symbolic(problem: Problem, limit: int, skipped: dict[str, str]) -> Symbolic
 
 
 def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: float, atol: float,
-              method: str, per_element: bool, projections: int | None, symbolic_limit: int
-              ) -> Report:
-    """Every source at ``count`` points, compared and summarised in one Report."""
+              method: str, per_element: bool, projections: int | None, symbolic_limit: int,
+              budget: Budget) -> Report:
+    """Every source at ``count`` points, compared and summarised in one Report; points
+    left when the budget runs out are not checked, and the report says so."""
     if method == "complex" and problem.is_expression and not problem.model.analytic:
         raise InputError("method='complex' needs an analytic expression; this one has "
                          "Abs/max/min/relu: use 'richardson'")
     directions = _plan(problem, projections, np.random.default_rng(seed))
     checks = sum(len(directions[p]) if p in directions else n for p, n in problem.sizes.items())
     skipped: dict[str, str] = {}
-    symbolic = _symbolic(problem, symbolic_limit, skipped)
+    symbolic = _symbolic(problem, symbolic_limit, skipped, budget)
     run = _Run(problem, symbolic, claims, directions, finite.choose_method(method, checks, problem),
                rtol, atol, per_element, skipped)
     usable = None
     if symbolic is not None:
         usable = lambda point: symbolic.usable(symbolic.arguments(problem, point), KINK_MARGIN)  # noqa: E731
     chosen, notes = choose_points(problem, count, seed, usable)
-    results = [_check_point(run, point) for point in chosen]
-    return _report(run, results, list(problem.notes) + notes, count, seed, method)
+    results = []
+    for point in chosen:
+        if results and budget.spent():
+            notes.append(f"only {len(results)} of {len(chosen)} points were checked: the time "
+                         f"budget ran out (timeout={budget.timeout:g} s)")
+            break
+        results.append(_check_point(run, point))
+    return _report(run, results, list(problem.notes) + notes, count, seed, method, budget)
 
 
 def _report(run: _Run, results: list[PointResult], notes: list[str], count: int, seed: int,
-            method: str) -> Report:
+            method: str, budget: Budget) -> Report:
     problem = run.problem
     sources = ["symbolic"] * (run.symbolic is not None) + ["tape"] * ("tape" not in run.skipped)
     sources += ["numeric"] + ["claimed"] * bool(run.claims)
@@ -303,6 +313,6 @@ def _report(run: _Run, results: list[PointResult], notes: list[str], count: int,
                 "inputs": list(problem.inputs), "data": list(problem.data),
                 "model": "expression" if problem.is_expression else "function",
                 "numeric_method": run.method, "per_element": run.per_element,
-                "given": list(problem.given)}
+                "given": list(problem.given), "timeout": budget.timeout}
     return Report(problem.text, list(problem.wrt), _derivatives(run), results, sources,
                   dict(run.skipped), settings, notes + _notes(run, seed, method))

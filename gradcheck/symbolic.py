@@ -19,6 +19,7 @@ import mpmath
 import numpy as np
 import sympy
 
+from .budget import Budget
 from .errors import UnsupportedOperation
 from .kinks import KinkSites, kink_model
 from .lambdify import compile_numpy, high_precision, shared_subexpressions
@@ -140,7 +141,7 @@ def _trace(problem: Problem) -> tuple[sympy.Expr, dict[str, Any]]:
         raise UnsupportedOperation(explain_failure(error, problem.model.function)) from None
 
 
-def _differentiate(expr: sympy.Expr, elements: list[sympy.Symbol]) -> list[sympy.Expr]:
+def _differentiate(expr: sympy.Expr, elements: list[sympy.Symbol], budget: Budget) -> list[sympy.Expr]:
     """d expr / d element, differentiating only the terms of the sum that hold it: n
     derivatives of an n-term sum cost O(n), not O(n**2)."""
     terms = expr.args if isinstance(expr, sympy.Add) else (expr,)
@@ -156,11 +157,28 @@ def _differentiate(expr: sympy.Expr, elements: list[sympy.Symbol]) -> list[sympy
                     f"(estimated work above {WORK_LIMIT:,}; SymPy would take minutes)")
             for s in inside:
                 holding[s].append(term)
-    return [sympy.Add(*(t.diff(s) for t in holding[s])) for s in elements]
+    out = []
+    for s in elements:
+        budget.check("the symbolic source (SymPy differentiating)")
+        out.append(sympy.Add(*(_diff_term(t, s) for t in holding[s])))
+    return out
 
 
-def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT) -> SymbolicModel:
-    """Trace, differentiate and compile; UnsupportedOperation says why it cannot."""
+def _diff_term(term: sympy.Expr, s: sympy.Symbol) -> sympy.Expr:
+    """d term / d s; a product by the product rule over only the factors that hold s
+    (SymPy differentiates every factor: a product of n names cost O(n**3), 8 s at 100)."""
+    if not isinstance(term, sympy.Mul):
+        return term.diff(s)
+    factors = term.args
+    return sympy.Add(*(sympy.Mul(*factors[:i], factor.diff(s), *factors[i + 1:])
+                       for i, factor in enumerate(factors) if s in factor.free_symbols))
+
+
+def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget | None = None
+                   ) -> SymbolicModel:
+    """Trace, differentiate and compile; UnsupportedOperation says why it cannot (the
+    budget running out included)."""
+    budget = budget or Budget(None)
     if problem.size > limit:
         raise UnsupportedOperation(f"{problem.size:,} parameter elements, above the symbolic "
                                    f"limit of {limit:,} (symbolic_limit=)")
@@ -172,12 +190,17 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT) -> SymbolicMod
     if len({s.name for s in all_symbols}) != len(all_symbols):
         raise UnsupportedOperation("names of parameter elements (W_0_1 for W[0, 1]) collide "
                                    "with the function's argument names")
-    exprs = _differentiate(expr, elements)
-    return SymbolicModel(
-        expr, tuple(s.name for s in elements), exprs, all_symbols, rows, problem.reduce,
-        gradient=compile_numpy(all_symbols, exprs),
-        # no shared subexpressions here: a sum moved out of a function's argument by CSE
-        # would be printed as a sum of magnitudes
-        magnitude=compile_numpy(all_symbols, exprs, magnitude=True, cse=False),
-        value_magnitude=compile_numpy(all_symbols, [expr], magnitude=True),
-        kink_sites=kink_model(expr, elements, all_symbols))
+    exprs = _differentiate(expr, elements, budget)
+    compiling = "the symbolic source (compiling to NumPy)"
+    budget.check(compiling)
+    gradient = compile_numpy(all_symbols, exprs)
+    budget.check(compiling)
+    # no shared subexpressions here: a sum moved out of a function's argument by CSE
+    # would be printed as a sum of magnitudes
+    magnitude = compile_numpy(all_symbols, exprs, magnitude=True, cse=False)
+    budget.check(compiling)
+    value_magnitude = compile_numpy(all_symbols, [expr], magnitude=True)
+    budget.check(compiling)
+    return SymbolicModel(expr, tuple(s.name for s in elements), exprs, all_symbols, rows,
+                         problem.reduce, gradient, magnitude, value_magnitude,
+                         kink_model(expr, elements, all_symbols))

@@ -153,3 +153,33 @@ def test_gradcheck_parse_stays_callable_after_its_module_is_imported():
 def test_a_capital_name_suggests_the_small_one():
     with pytest.raises(InputError, match="did you mean 'x'"):
         gradcheck.check("w*x", at={"X": 2.0})
+
+
+# ------------------------------------------------------------------ bounded work
+@pytest.mark.parametrize("text", [
+    "max(" * 60 + "x" + ", y, z, a, b, c, d, e1, f, g)" * 60,
+    "*".join(f"a{i}" for i in range(400)),
+])
+def test_a_check_answers_within_its_budget_without_the_slow_source(text):
+    report = gradcheck.check(text, timeout=1.0)
+    assert report.points and "symbolic" not in report.sources
+    assert "time budget" in report.skipped["symbolic"] or "too large" in report.skipped["symbolic"]
+
+
+def test_products_differentiate_by_the_product_rule_over_the_factors_that_hold_the_name():
+    report = gradcheck.check("*".join(f"a{i}" for i in range(100)))
+    assert report.ok and report.sources == ["symbolic", "tape", "numeric"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "a", float("nan"), True])
+def test_a_bad_timeout_is_an_input_error(timeout):
+    with pytest.raises(InputError, match="timeout must be"):
+        gradcheck.check("w*x", timeout=timeout)
+
+
+def test_the_abandoned_step_does_not_outlive_the_check():
+    import threading
+    import time
+    gradcheck.check("max(" * 60 + "x" + ", y, z, a, b, c, d, e1, f, g)" * 60, timeout=0.5)
+    time.sleep(0.3)
+    assert not [t for t in threading.enumerate() if t.name.startswith("gradcheck ")]

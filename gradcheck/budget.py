@@ -1,0 +1,98 @@
+"""A check's time budget: a deadline that the slow steps look at, and the hard stop for
+the one step that cannot look (a single SymPy call)."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+import time
+from typing import Any, Callable
+
+from .errors import InputError, UnsupportedOperation
+
+__all__ = ["Budget", "DEFAULT_TIMEOUT", "OutOfTime"]
+
+# Seconds per check. A check of a 10,000-term expression takes about 40 s; a check that
+# takes minutes is a pathological input, better answered without its slowest source.
+DEFAULT_TIMEOUT = 60.0
+# Of the budget, the symbolic source may use this share: the other sources need the rest.
+SYMBOLIC_SHARE = 0.5
+
+
+class OutOfTime(UnsupportedOperation):
+    """A step ran past the check's budget."""
+
+
+class _Abandoned(BaseException):
+    """Raised inside an abandoned step's thread: a BaseException, so that no ``except
+    Exception`` in SymPy or user code swallows it."""
+
+
+class Budget:
+    """``timeout`` seconds from now (``None``: no limit)."""
+
+    def __init__(self, timeout: float | None, whole: float | None = None):
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout > 0 or math.isnan(timeout)):
+            raise InputError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+        self.timeout = None if timeout is None or math.isinf(timeout) else float(timeout)
+        self.whole = self.timeout if whole is None else whole  # the check's, for messages
+        self.start = time.monotonic()
+
+    def left(self) -> float:
+        if self.timeout is None:
+            return math.inf
+        return self.timeout - (time.monotonic() - self.start)
+
+    def spent(self) -> bool:
+        return self.left() <= 0
+
+    def _out_of_time(self, what: str) -> OutOfTime:
+        share = "" if self.timeout == self.whole else f"its {self.timeout:.3g} s of "
+        return OutOfTime(f"{what} did not finish within {share}the check's time budget "
+                         f"(timeout={self.whole:g} s)")
+
+    def check(self, what: str) -> None:
+        """Raise OutOfTime when the budget is spent (called between units of work)."""
+        if self.spent():
+            raise self._out_of_time(what)
+
+    def share(self, fraction: float) -> "Budget":
+        """A budget of ``fraction`` of what is left, for one step."""
+        if self.timeout is None:
+            return Budget(None)
+        return Budget(max(1e-3, fraction * self.left()), whole=self.whole)
+
+    def run(self, what: str, work: Callable[[], Any]) -> Any:
+        """``work()`` in a helper thread, abandoned when the budget runs out (the thread
+        stops at its next budget check; a single SymPy call cannot be interrupted)."""
+        if self.timeout is None:
+            return work()
+        done: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                done["value"] = work()
+            except _Abandoned:  # the caller has moved on
+                pass
+            except BaseException as error:  # handed to the caller below
+                done["error"] = error
+
+        thread = threading.Thread(target=target, name=f"gradcheck {what}", daemon=True)
+        thread.start()
+        thread.join(max(0.0, self.left()))
+        if thread.is_alive():
+            _interrupt(thread)
+            raise self._out_of_time(what)
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise _Abandoned inside ``thread`` at its next bytecode: SymPy is pure Python, so an
+    abandoned step stops at once instead of competing for the interpreter for minutes."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(_Abandoned))
