@@ -24,7 +24,8 @@ from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results"
-BENCHMARKS = ("scalar_tape", "tensor_tape", "verdicts", "numeric_accuracy", "scaling", "startup")
+BENCHMARKS = ("scalar_tape", "tensor_tape", "verdicts", "numeric_accuracy", "scaling", "startup",
+              "reliability")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

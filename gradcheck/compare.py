@@ -41,6 +41,7 @@ class Estimate:
     uncertainty: float
     refine: Callable[[], float] | None = None
     refined: bool = False
+    magnitude: float = 0.0  # size of the terms summed: what a refined value is relative to
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def _refine(estimates: Mapping[str, Estimate]) -> tuple[str, ...]:
         value = e.refine()
         if math.isfinite(value):
             observed = max(observed, abs(e.value - value))
-            e.value, e.uncertainty, e.refined = value, abs(value) * REFINED_RTOL, True
+            e.value, e.refined = value, True
+            e.uncertainty = max(abs(value), e.magnitude) * REFINED_RTOL
             done.append(name)
     for e in estimates.values():
         if not e.refined:

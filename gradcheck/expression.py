@@ -132,6 +132,25 @@ class Expression:
         """The value at ``values`` (arrays broadcast; tape tensors are recorded on)."""
         return self._walk(values)[id(self.tree.body)]
 
+    def magnitude(self, values: Mapping[str, Any]) -> Any:
+        """The size of the numbers a float64 evaluation adds up: |a| + |b| for a + b and
+        a - b, |a| |b| for products, through integer powers; any other node (a function,
+        a division) counts as its own absolute value. eps times it bounds the rounding
+        of a sum that cancels."""
+        results = self._walk(values, keep=True)
+        size: dict[int, Any] = {}
+        for node in _postorder(self.tree.body):
+            kids = _children(node)
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+                size[id(node)] = size[id(kids[0])] + size[id(kids[1])]
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+                size[id(node)] = size[id(kids[0])] * size[id(kids[1])]
+            elif isinstance(node, ast.UnaryOp):
+                size[id(node)] = size[id(kids[0])]
+            else:
+                size[id(node)] = np.abs(getattr(results[id(node)], "data", results[id(node)]))
+        return size[id(self.tree.body)]
+
     def first_undefined(self, values: Mapping[str, Any], limit: int = 200) -> str | None:
         """The innermost part of the text that stops being finite at ``values``."""
         results = self._walk(values, keep=True)

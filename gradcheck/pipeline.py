@@ -141,7 +141,9 @@ class _Exact:
     claimed: dict[str, np.ndarray] = field(default_factory=dict)
     kinks: dict[int, str] = field(default_factory=dict)
     refined: Callable[[], np.ndarray] | None = None
+    # text claims: their high-precision value, and the size of the terms they add up
     claim_refiners: dict[str, Callable[[], float]] = field(default_factory=dict)
+    claim_magnitudes: dict[str, float] = field(default_factory=dict)
 
     def of(self, p: str, where: slice, u: np.ndarray | None) -> list[np.ndarray | None]:
         """Symbolic, magnitude, tape and claimed values of p's checks: its elements, or
@@ -154,8 +156,8 @@ class _Exact:
         return [None if v is None else (np.abs(u) if i == 1 else u) @ v for i, v in enumerate(values)]
 
 
-def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, refine_claim
-               ) -> dict[str, Estimate]:
+def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, refine_claim,
+               claim_magnitude: float = 0.0) -> dict[str, Estimate]:
     exact = [abs(v[i]) for v in (sym, tape) if v is not None]
     sizes = ([abs(mag[i])] if mag is not None else []) + (exact or [abs(num.value[i])])
     scale = max((x for x in sizes if np.isfinite(x)), default=0.0)  # a NaN must not poison it
@@ -166,8 +168,10 @@ def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, re
     if tape is not None:
         out["tape"] = Estimate(float(tape[i]), rounding)
     out["numeric"] = Estimate(float(num.value[i]), float(num.error[i]) + rounding)
-    if claim is not None:
-        out["claimed"] = Estimate(float(claim[i]), rounding, refine_claim)
+    if claim is not None:  # a claim that cancels is trusted to the size of its own terms
+        size = max(scale, claim_magnitude) if math.isfinite(claim_magnitude) else scale
+        out["claimed"] = Estimate(float(claim[i]), ROUNDING_ULPS * EPS * size, refine_claim,
+                                  magnitude=size)
     return out
 
 
@@ -194,7 +198,8 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
         else:
             label, refine, elements = i, None, range(where.start, where.stop)
         checks.append(Check(label, _estimates(i, sym, mag, tape, claim, num, refine,
-                                              exact.claim_refiners.get(p) if u is None else None),
+                                              exact.claim_refiners.get(p) if u is None else None,
+                                              exact.claim_magnitudes.get(p, 0.0)),
                             float(num.error[i]), _kink(run, exact, elements, num, i)))
     return summarise(p, shape, checks, run.rtol, run.atol, undefined, run.per_element,
                      None if u is None else len(u))
@@ -208,6 +213,8 @@ def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
         exact.claimed = claimed_gradient(run.claims, problem, point)
         exact.claim_refiners = {p: (lambda p=p: refine_claim(run.claims, p, problem, point))
                                 for p in run.claims.texts}
+        exact.claim_magnitudes = {p: _claim_magnitude(run.claims.texts[p], problem, point)
+                                  for p in run.claims.texts}
     if run.symbolic is not None:
         arguments = run.symbolic.arguments(problem, point)
         exact.symbolic, exact.magnitude, magnitude = run.symbolic.evaluate(arguments)
@@ -215,6 +222,12 @@ def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
         exact.refined = lambda: run.symbolic.refined(arguments)
         noise = 16 * EPS * magnitude
     return exact, noise
+
+
+def _claim_magnitude(claim: Any, problem: Problem, point: Mapping[str, Any]) -> float:
+    with np.errstate(all="ignore"):
+        size = np.asarray(claim.magnitude({**problem.fixed, **point}), dtype=float)
+    return float(np.sum(size) if problem.reduce == "sum" else np.mean(size))
 
 
 def _undefined(problem: Problem, point: Mapping[str, Any], value: float) -> str | None:

@@ -183,3 +183,16 @@ def test_the_abandoned_step_does_not_outlive_the_check():
     gradcheck.check("max(" * 60 + "x" + ", y, z, a, b, c, d, e1, f, g)" * 60, timeout=0.5)
     time.sleep(0.3)
     assert not [t for t in threading.enumerate() if t.name.startswith("gradcheck ")]
+
+
+def test_a_right_claim_that_cancels_to_a_tiny_residue_where_the_truth_is_zero_passes():
+    # the claim's terms cancel to -2.7e-51 in float64; its rounding allowance is the size
+    # of its own terms, not of the symbolic value 0 (a fuzz find)
+    claim = ("Heaviside(x)/(x*sqrt(1 + Max(0, x)**2/x**2)) + (-Heaviside(x)*Max(0, x)/x**2 + "
+             "Max(0, x)**2/x**3)*Max(0, x)/(x*(1 + Max(0, x)**2/x**2)**(3/2)) - "
+             "Max(0, x)/(x**2*sqrt(1 + Max(0, x)**2/x**2))")
+    report = gradcheck.check("sin(atan((relu(x) / x)))", claimed={"x": claim}, at={"x": 0.3798})
+    assert report.ok, report
+    wrong = gradcheck.check("sin(atan(x/2))", claimed={"x": "1.000001*(1/(2*(1 + x**2/4)**(3/2)))"},
+                            at={"x": 0.3798})
+    assert statuses(wrong) == {"x": "mismatch"}
