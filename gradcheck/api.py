@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
         per_element: bool
         projections: int | None
         symbolic_limit: int
+        timeout: float | None
 
     class GradOptions(TypedDict, total=False):
         """check_grad's ``**options``: check's keywords but the claim and the point."""
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
         per_element: bool
         projections: int | None
         symbolic_limit: int
+        timeout: float | None
 
 __all__ = ["check", "check_grad", "assert_gradients", "GradientMismatch", "DEFAULT_RTOL",
            "DEFAULT_ATOL", "Method", "Reduce", "Model", "Claim"]

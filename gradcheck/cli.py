@@ -24,8 +24,8 @@ import click
 from gradcheck.cli_inputs import CLIError, _split_list, parse_at, parse_claims, parse_data, read_data_file
 from gradcheck.cli_output import (GRAPH_FORMATS, STATUS_COLORS, _error, _error_internal,  # noqa: F401
                                   _is_terminal, _Progress, _record, _report_gradcheck_error, _styler,
-                                  _write_graph)
-from gradcheck.errors import GradcheckError
+                                  _write_graph, check_writable)
+from gradcheck.errors import ExpressionError, GradcheckError
 
 __all__ = ["main", "cli", "read_data_file", "parse_at", "parse_data", "parse_claims"]
 
@@ -174,6 +174,7 @@ def cli(ctx: click.Context) -> None:
       gradcheck expr "(w*x - y)**2"
       gradcheck expr "(w*x - y)**2" --wrt w --data x=1,2,3 --data y=2,4,6 --claim w="2*x*(w*x - y)"
       gradcheck expr "x*w" --at x=2,w=3 --trace
+      gradcheck expr "(w*x - y)**2" --data x=1,2 --data y=2,4 --html report.html
 
     Exit codes: 0 all sources agree, 1 a mismatch, 2 bad input.
     """
@@ -196,7 +197,8 @@ def cli(ctx: click.Context) -> None:
 @click.option("--reduce", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="How the expression is reduced over data rows.")
 @click.option("--claim", "claim_items", multiple=True, metavar="W=EXPR",
-              help="Your own gradient for a parameter, to be checked too; repeatable.")
+              help="Your own gradient for a parameter, to be checked too; repeatable. With data, "
+                   "write it per data row: it is reduced (summed or averaged) like the loss.")
 @click.option("--points", type=int, default=1, show_default=True, help="How many seeded points to check.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the points (reproducible).")
@@ -207,27 +209,36 @@ def cli(ctx: click.Context) -> None:
 @click.option("--allow-kinks", is_flag=True, help="Non-differentiable points (kinks) do not fail the check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout, nothing else.")
 @click.option("--trace", is_flag=True, help="Show the tape's backward pass step by step at the first point.")
-@click.option("--graph", "graph_file", metavar="FILE.dot|FILE.svg|FILE.png",
-              help="Write the computational graph (SVG/PNG need Graphviz's 'dot').")
+@click.option("--graph", "graph_file", metavar="FILE.dot|FILE.svg|FILE.png|FILE.pdf",
+              help="Write the computational graph (SVG/PNG/PDF need Graphviz's 'dot').")
+@click.option("--html", "html_file", metavar="FILE.html",
+              help="Write a self-contained HTML report: the table, the trace and the graph.")
 @click.option("--color/--no-color", default=None, help="Colour the table [default: only on a terminal; never with NO_COLOR set].")
 def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...], at_items: tuple[str, ...],
                  data_items: tuple[str, ...], data_file: str | None, reduce: str,
                  claim_items: tuple[str, ...], points: int, seed: int, rtol: float | None,
                  atol: float | None, method: str, allow_kinks: bool, as_json: bool, trace: bool,
-                 graph_file: str | None, color: bool | None) -> None:
+                 graph_file: str | None, html_file: str | None, color: bool | None) -> None:
     """Check every partial derivative of EXPR.
 
     \b
     Examples:
       gradcheck expr "(w*x - y)**2"
-      gradcheck expr "w1*x**2 + w2*x + b" --wrt w1,w2,b --at x=2 --claim w1="2*x*w1"
+      gradcheck expr "w1*x**2 + w2*x + b" --wrt w1,w2,b --at x=2 --claim w1="x**2"
+      gradcheck expr "(w*x - y)**2" --data x=1,2,3 --data y=2,4,6 --claim w="2*x*(w*x - y)"
       gradcheck expr "(w*x - y)**2" --data-file rows.csv --reduce mean --points 20
-      gradcheck expr "x*w" --at x=2 --at w=3 --trace --graph graph.svg
+      gradcheck expr "x*w" --at x=2 --at w=3 --trace --graph graph.svg --html report.html
+
+    \b
+    A claim is the derivative of the expression for one data row, written with
+    the data columns' names; gradcheck reduces it over the rows like the loss
+    (summed, or averaged with --reduce mean).
     """
     ctx = click.get_current_context()
     try:
         code = _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
-                     points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, color)
+                     points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file,
+                     html_file, color)
     except GradcheckError as e:
         _report_gradcheck_error(e)
         code = EXIT_INPUT
@@ -241,7 +252,8 @@ def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...],
 
 
 def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
-          points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, color) -> int:
+          points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, html_file,
+          color) -> int:
     # Everything the CLI can check on its own is checked before the library is imported.
     if data_items and data_file:
         raise click.UsageError("give data either with --data or with --data-file, not both")
@@ -252,8 +264,11 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
         suffix = Path(graph_file).suffix.lower()
         if suffix not in GRAPH_FORMATS:
             raise CLIError(f"--graph {graph_file}: unknown format {suffix or '(none)'!r}; "
-                           "use a .dot, .svg or .png file")
+                           "use a .dot, .svg, .png or .pdf file")
         graph_format = GRAPH_FORMATS[suffix]
+        check_writable(graph_file, "--graph")
+    if html_file is not None:
+        check_writable(html_file, "--html")
     at = parse_at(at_items)
     data = read_data_file(data_file) if data_file else parse_data(data_items)
     claims = parse_claims(claim_items)
@@ -274,9 +289,12 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
         kwargs["atol"] = atol
     label = f"gradcheck: checking {points} point{'s' if points != 1 else ''}..."
     with _Progress(label, PROGRESS_AFTER):
-        report = check(expression, wrt_list, at or None, data=data or None, reduce=reduce,
-                       claimed=claims or None, points=points, seed=seed, method=method,
-                       inputs=inputs_list, **kwargs)
+        try:
+            report = check(expression, wrt_list, at or None, data=data or None, reduce=reduce,
+                           claimed=claims or None, points=points, seed=seed, method=method,
+                           inputs=inputs_list, **kwargs)
+        except ExpressionError as error:
+            raise _named_claim(error, expression, claims) from None
     code = report.exit_code(allow_kinks)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
@@ -296,7 +314,22 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
             statuses = {name: r.status for name, (_, r) in report.worst().items()}
             if not _write_graph(recording, statuses, graph_file, graph_format):
                 return EXIT_INPUT
+    if html_file:
+        from gradcheck.page import Entry, write_page
+
+        title = "gradcheck " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "gradcheck"
+        write_page(html_file, [Entry(f"gradcheck: {expression}", report, data or None, allow_kinks)],
+                   title=title if len(title) < 200 else title[:197] + "...")
+        click.echo(f"HTML report written to {html_file}", err=True)
     return code
+
+
+def _named_claim(error: ExpressionError, expression: str, claims: dict[str, str]) -> ExpressionError:
+    """A parse error inside a claim, prefixed with the --claim it came from."""
+    names = [n for n, text in claims.items() if text == error.text and text != expression]
+    if not names:
+        return error
+    return ExpressionError(f"--claim {names[0]}={error.text}: {error.message}", error.text, error.column)
 
 
 main = cli  # the console script: ``gradcheck = gradcheck.cli:main``

@@ -22,7 +22,7 @@ from gradcheck.errors import ExpressionError, GradcheckError
 
 __all__ = ["GRAPH_FORMATS", "STATUS_COLORS"]
 
-GRAPH_FORMATS = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png"}
+GRAPH_FORMATS = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 STATUS_COLORS = {"ok": "green", "mismatch": "red", "nondifferentiable": "yellow",
                  "undefined": "yellow"}
 
@@ -120,7 +120,29 @@ def _record(report, data, option: str):
         return None
 
 
+def check_writable(path: str, option: str) -> None:
+    """Fail before the check runs if ``path`` cannot be written (a CLIError naming it).
+
+    Opening for append creates nothing that was not there, and the empty file a new
+    path gets is removed at once, so a refused run leaves no trace.
+    """
+    from gradcheck.cli_inputs import CLIError
+
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"{option} {path}: is a directory; give a file name")
+    existed = target.exists()
+    try:
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise CLIError(f"{option} {path}: cannot write: {error.strerror or error}") from None
+    if not existed:
+        target.unlink()
+
+
 def _write_graph(recording, statuses: dict[str, str], path: str, fmt: str | None) -> bool:
+    from gradcheck.explain import dot_install
     from gradcheck.trace import render_dot
 
     dot_text = render_dot(recording, statuses)
@@ -133,9 +155,13 @@ def _write_graph(recording, statuses: dict[str, str], path: str, fmt: str | None
         program = shutil.which("dot")
         if program is None:
             fallback = target.with_suffix(".dot")
-            fallback.write_text(dot_text, encoding="utf-8")
-            _error(f"Graphviz 'dot' not found, so {path} was not written: install the graphviz "
-                   f"package (apt-get install graphviz) or use a .dot file; the DOT text is in {fallback}")
+            if fallback.exists():  # never replace a file the user did not name
+                kept = f"{fallback.name} exists, so the DOT text was not written either"
+            else:
+                fallback.write_text(dot_text, encoding="utf-8")
+                kept = f"the DOT text is in {fallback}"
+            _error(f"Graphviz 'dot' not found, so {path} was not written (install it: "
+                   f"{dot_install()}, or use a .dot file); {kept}")
             return False
         result = subprocess.run([program, f"-T{fmt}", "-o", str(target)], input=dot_text.encode(),
                                 capture_output=True, timeout=60)

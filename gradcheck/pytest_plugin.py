@@ -10,7 +10,12 @@ installed. It provides
 * options ``--gradcheck-points/-seed/-rtol/-atol`` and ini keys ``gradcheck_points``,
   ``gradcheck_seed``, ``gradcheck_rtol``, ``gradcheck_atol``: defaults for every check
   that does not pass its own; the run's header line shows them for replay;
-* collection of ``test_*.grad.toml`` spec files, one test item per ``[[case]]``.
+* collection of ``test_*.grad.toml`` spec files, one test item per ``[[case]]``;
+* ``--gradcheck-html=DIR``: every check of the fixture and of spec files, passed or
+  failed, on one self-contained page ``DIR/gradcheck.html`` (table, trace, graph).
+
+The options are also the defaults of direct ``gradcheck.check``/``assert_gradients``
+calls in tests, and a failing ``assert_gradients`` shows no frames of gradcheck's own.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any, Callable
 
 import pytest
 
+from .pytest_support import Recorder, hide_library_frames, restore_defaults, use_run_defaults
 from .spec import Case, SpecError, load_spec
 
 __all__ = ["GradcheckSettings", "GradcheckFixture", "GradSpecFile", "GradSpecItem"]
@@ -119,6 +125,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--gradcheck-{name}", dest=f"gradcheck_{name}", default=None,
                         type=_argparse_type(name), metavar=name.upper(), help=helps[name])
         parser.addini(f"gradcheck_{name}", f"default of --gradcheck-{name}", default="")
+    group.addoption("--gradcheck-html", dest="gradcheck_html", default=None, metavar="DIR",
+                    help="write every gradient check (table, trace, graph) to DIR/gradcheck.html, "
+                         "a self-contained page for CI artifacts")
 
 
 def _chosen(config: pytest.Config) -> dict[str, Any]:
@@ -158,9 +167,50 @@ def _settings(config: pytest.Config) -> GradcheckSettings:
     return settings
 
 
+_RECORDER = pytest.StashKey[Recorder]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
     config.stash[_CHOSEN] = _chosen(config)
+    if config.stash[_CHOSEN]:
+        settings = _settings(config)
+        use_run_defaults({name: getattr(settings, name) for name in config.stash[_CHOSEN]})
+    directory = config.getoption("gradcheck_html", None)
+    if directory:
+        config.stash[_RECORDER] = Recorder(directory)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_defaults()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    recorder = session.config.stash.get(_RECORDER, None)
+    if recorder is None:
+        return
+    worker = getattr(session.config, "workerinput", {}).get("workerid")
+    try:
+        path = recorder.write(worker)
+    except Exception as error:  # never turn a finished run into a crash
+        sys.stderr.write(f"gradcheck: cannot write the HTML report: {error}\n")
+        return
+    if worker is None:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"gradcheck: HTML report written to {path}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A failing direct ``assert_gradients`` call: its traceback ends at the user's line."""
+    outcome = yield
+    if outcome.excinfo is not None and "gradcheck.api" in sys.modules:
+        from .api import GradientMismatch
+        from .errors import GradcheckError
+
+        if isinstance(outcome.excinfo[1], (GradientMismatch, GradcheckError)):
+            hide_library_frames(outcome.excinfo[1])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -183,8 +233,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 class GradcheckFixture:
     """What the ``gradcheck`` fixture returns: ``gradcheck.check`` that fails the test."""
 
-    def __init__(self, settings: GradcheckSettings):
+    def __init__(self, settings: GradcheckSettings, recorder: Recorder | None = None,
+                 title: str = "gradcheck"):
         self.settings = settings
+        self.recorder, self.title = recorder, title
 
     def __call__(self, expression: Any, *args: Any, **kwargs: Any) -> Any:
         """Check gradients; fail the test with the report's table if a source disagrees.
@@ -197,10 +249,16 @@ class GradcheckFixture:
         from .errors import GradcheckError
 
         try:
-            return assert_gradients(expression, *args, **self.settings.apply(kwargs))
+            report = assert_gradients(expression, *args, **self.settings.apply(kwargs))
         except (GradientMismatch, GradcheckError) as error:
+            if self.recorder is not None and isinstance(error, GradientMismatch):
+                self.recorder.add(self.title, error.report, kwargs.get("data"),
+                                  kwargs.get("allow_kinks", False))
             # Drop the library's frames: the traceback ends at the user's call.
             raise error.with_traceback(None) from None
+        if self.recorder is not None:
+            self.recorder.add(self.title, report, kwargs.get("data"), kwargs.get("allow_kinks", False))
+        return report
 
     def __repr__(self) -> str:
         s = self.settings
@@ -214,7 +272,8 @@ def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
     ``gradcheck(expression, wrt, at, data=..., claimed=..., points=..., ...)`` returns the
     Report; on a disagreement the failure message is the report's table.
     """
-    return GradcheckFixture(_settings(request.config))
+    return GradcheckFixture(_settings(request.config), request.config.stash.get(_RECORDER, None),
+                            request.node.nodeid)
 
 
 def _summary(report: Any) -> str:
@@ -275,15 +334,25 @@ class GradSpecItem(pytest.Item):
         self.add_marker("gradcheck")
 
     def runtest(self) -> None:
-        from .api import assert_gradients, check
+        from .api import GradientMismatch, assert_gradients, check
         from .errors import ExpressionError, GradcheckError
 
         arguments = _settings(self.config).apply(self.case.arguments)
+        recorder = self.config.stash.get(_RECORDER, None)
         try:
             if self.case.expect == "ok":
-                assert_gradients(allow_kinks=self.case.allow_kinks, **arguments)
+                try:
+                    report = assert_gradients(allow_kinks=self.case.allow_kinks, **arguments)
+                except GradientMismatch as error:
+                    if recorder is not None:
+                        recorder.add(self.nodeid, error.report, arguments.get("data"), self.case.allow_kinks)
+                    raise
+                if recorder is not None:
+                    recorder.add(self.nodeid, report, arguments.get("data"), self.case.allow_kinks)
                 return
             report = check(**arguments)
+            if recorder is not None:
+                recorder.add(self.nodeid, report, arguments.get("data"), self.case.allow_kinks)
         except GradcheckError as error:
             kind = "invalid expression" if isinstance(error, ExpressionError) else "invalid case"
             caret = getattr(error, "caret", "")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+import re
+from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:  # only annotations: report imports this module to give Report its __str__
     from .report import ParamResult, PointResult, Report
 
-__all__ = ["render_table", "verdict_line", "format_number", "format_point"]
+__all__ = ["render_table", "verdict_line", "format_number", "format_point", "natural_key",
+           "plural"]
 
+LINE_WIDTH = 88  # the `at` line wraps beyond this
 Style = Callable[[str, str], str]  # (text, status) -> text, e.g. colour by status
 
 
@@ -27,8 +30,42 @@ def format_number(x: float | None, digits: int = 10) -> str:
     return f"{x:.{digits}g}"
 
 
-def format_point(at: dict[str, float]) -> str:
-    return ", ".join(f"{k}={format_number(v, 6)}" for k, v in at.items())
+def plural(n: int, word: str) -> str:
+    """``1 parameter``, ``2 parameters``: the counts in verdicts read as English."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that puts ``w2`` before ``w10`` (digit runs compare as numbers)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.split(r"(\d+)", name) if part)
+
+
+def _given_number(x: float) -> str:
+    """A value the user typed, with every digit of it: the shortest repr that round-trips."""
+    if isinstance(x, float) and math.isfinite(x):
+        text = repr(x)
+        return text[:-2] if text.endswith(".0") else text
+    return format_number(x, 17)
+
+
+def format_point(at: dict[str, float], given: Sequence[str] = (), width: int | None = None,
+                 indent: str = "   ", first: int = 3) -> str:
+    """``w1=0.5, w2=1, ..., w10=2``: names in natural order; values the user gave (``given``)
+    in full precision, seeded ones to 6 digits. With ``width``, wrapped onto indented lines (the first
+    line leaves ``first`` characters for a prefix such as ``at ``)."""
+    items = [f"{k}={_given_number(at[k]) if k in given else format_number(at[k], 6)}"
+             for k in sorted(at, key=natural_key)]
+    if width is None:
+        return ", ".join(items)
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) + 2 + (first if not lines else 0) > width:
+            lines.append(line + ",")
+            line = indent + item
+        else:
+            line = f"{line}, {item}" if line else item
+    return "\n".join(lines + [line])
 
 
 def _numeric_cell(r: ParamResult) -> str:
@@ -58,7 +95,7 @@ def _row(report: Report, point: PointResult, r: ParamResult, many: bool) -> list
     status = r.status + (f" ({r.culprit})" if r.culprit else "")
     cells.append(status)
     if many:
-        cells.append(format_point(point.at))
+        cells.append(format_point(point.at, report.settings.get("given", ())))
     return cells
 
 
@@ -67,19 +104,28 @@ def _layout(rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
 
 
+def _row_order(wrt: Sequence[str]) -> list[str]:
+    """Parameters in natural order (w2 before w10) unless the user chose an order."""
+    names = list(wrt)
+    return sorted(names, key=natural_key) if names == sorted(names) else names
+
+
 def verdict_line(report: Report, allow_kinks: bool = False) -> str:
     counts = report.counts()
     n_points = len(report.points)
-    where = f"{n_points} point{'s' if n_points != 1 else ''}"
+    where = plural(n_points, "point")
     sources = ", ".join(report.sources)
     seed = report.settings.get("seed")
     tail = f" (seed {seed})" if seed is not None else ""
     if report.ok:
-        return f"OK: {sources} agree on all {len(report.wrt)} parameter(s) at {where}{tail}"
-    bad = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != "ok")
+        n = len(report.wrt)
+        which = f"all {plural(n, 'parameter')}" if n != 1 else "the 1 parameter"
+        return f"OK: {sources} agree on {which} at {where}{tail}"
+    bad = ", ".join(f"{n} {s}" if s != "mismatch" else plural(n, "mismatch").replace("mismatchs", "mismatches")
+                    for s, n in counts.items() if n and s != "ok")
     if report.exit_code(allow_kinks) == 0:
-        return f"OK with kinks allowed: {bad} of {sum(counts.values())} checks at {where}{tail}"
-    return f"FAILED: {bad} of {sum(counts.values())} checks at {where}{tail}"
+        return f"OK with kinks allowed: {bad} of {plural(sum(counts.values()), 'check')} at {where}{tail}"
+    return f"FAILED: {bad} of {plural(sum(counts.values()), 'check')} at {where}{tail}"
 
 
 def render_table(report: Report, style: Style = _plain, allow_kinks: bool = False) -> str:
@@ -92,22 +138,27 @@ def render_table(report: Report, style: Style = _plain, allow_kinks: bool = Fals
     if many:
         header.append("worst point")
     worst = report.worst()
-    rows = [_row(report, *worst[name], many) for name in report.wrt if name in worst]
+    names = _row_order(report.wrt)
+    rows = [_row(report, *worst[name], many) for name in names if name in worst]
     lines = [f"gradcheck: {report.expression}"]
     if report.settings.get("data_rows"):
         lines.append(f"loss = {report.settings['reduce']} over {report.settings['data_rows']} "
                      "data rows of the expression")
     if not many and report.points:
         p = report.points[0]
-        where = f"at {format_point(p.at)}  " if p.at else ""
-        lines.append(f"{where}(value {format_number(p.value)})")
+        value = f"(value {format_number(p.value)})"
+        if p.at:
+            where = "at " + format_point(p.at, report.settings.get("given", ()), width=LINE_WIDTH)
+            last = where.rsplit("\n", 1)[-1]
+            where += ("  " if len(last) + len(value) + 2 <= LINE_WIDTH else "\n   ") + value
+        lines.append(where if p.at else value)
     elif many:
         lines.append(f"checked at {len(report.points)} points; each row shows the worst")
     body = _layout([header] + rows)
     lines.append(body[0])
-    statuses = [worst[name][1].status for name in report.wrt if name in worst]
+    statuses = [worst[name][1].status for name in names if name in worst]
     lines += [style(line, status) for line, status in zip(body[1:], statuses)]
-    for name in report.wrt:
+    for name in names:
         if name in worst and worst[name][1].message:
             lines.append(f"  {name}: {worst[name][1].message}")
     for source, why in report.skipped.items():

@@ -1,17 +1,27 @@
-"""The Report: plain data that every face renders (text table, JSON, pytest message)."""
+"""The Report: plain data that every face renders (text table, HTML and Markdown for
+notebooks, JSON, pytest message), and the door to a point's backward pass
+(:meth:`Report.trace`) and computational graph (:meth:`Report.graph`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from .render import render_table
 
-__all__ = ["ParamResult", "PointResult", "Report", "SOURCES", "STATUSES"]
+if TYPE_CHECKING:  # only annotations; explain.py is imported when a trace is asked for
+    from .explain import Graph, Trace
 
-SOURCES = ("symbolic", "tape", "numeric", "claimed")
-STATUSES = ("ok", "mismatch", "undefined", "nondifferentiable")
+__all__ = ["ParamResult", "PointResult", "Report", "SOURCES", "STATUSES", "SCHEMA", "Status",
+           "Source"]
+
+Status = Literal["ok", "mismatch", "undefined", "nondifferentiable"]
+Source = Literal["symbolic", "tape", "numeric", "claimed"]
+SOURCES: tuple[Source, ...] = ("symbolic", "tape", "numeric", "claimed")
+STATUSES: tuple[Status, ...] = ("ok", "mismatch", "undefined", "nondifferentiable")
+# The JSON's "schema" key; gradcheck/schema/report.schema.json describes this version.
+SCHEMA = "gradcheck/report/1"
 # Worst first when summarising a parameter over many points.
 _SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
@@ -27,13 +37,13 @@ def _number(x: float | None) -> float | None:
 @dataclass
 class ParamResult:
     name: str
-    status: str
+    status: Status
     symbolic: float | None = None
     tape: float | None = None
     numeric: float | None = None
     numeric_error: float | None = None
     claimed: float | None = None
-    culprit: str | None = None
+    culprit: Source | None = None
     rel_error: float | None = None
     message: str | None = None
     high_precision: tuple[str, ...] = ()
@@ -61,10 +71,13 @@ class ParamResult:
             "message": self.message, "high_precision": list(self.high_precision),
         }
         if self.is_tensor:
+            # One JSON type for worst_index: an array of ints (a direction's number in a
+            # one-element array with projection), or null.
             worst = self.worst_index
+            index = list(worst) if isinstance(worst, tuple) else [worst] if worst is not None else None
             out.update({
                 "shape": list(self.shape or ()), "elements": self.elements,
-                "worst_index": list(worst) if isinstance(worst, tuple) else worst,
+                "worst_index": index,
                 "max_abs_error": _number(self.max_abs_error),
                 "max_rel_error": _number(self.max_rel_error),
                 "mismatches": self.mismatches, "projection": self.projection})
@@ -106,6 +119,9 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Values the points do not hold: arrays given in ``at`` and the data columns, by
+    # name. trace()/graph() need the data; to_dict() lists the arrays under "values".
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -135,14 +151,56 @@ class Report:
         return tally
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``"schema"`` names the shape (gradcheck/schema/report.schema.json)."""
         return {
-            "ok": self.ok, "expression": self.expression, "wrt": list(self.wrt),
+            "schema": SCHEMA, "ok": self.ok, "expression": self.expression, "wrt": list(self.wrt),
             "derivatives": dict(self.derivatives),
             "points": [p.to_dict() for p in self.points],
             "sources": list(self.sources), "skipped": dict(self.skipped),
             "settings": dict(self.settings), "notes": list(self.notes),
-            "counts": self.counts(),
+            "counts": self.counts(), "values": _given_arrays(self),
         }
 
     def __str__(self) -> str:
         return render_table(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, for Jupyter: status colours, the culprit highlighted."""
+        from .html import report_html
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from .html import report_markdown
+        return report_markdown(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython's plain text
+        printer.text(str(self))
+
+    def trace(self, point: int = 0, data: Mapping[str, Any] | None = None) -> Trace:
+        """The tape's backward pass at ``point`` (default the first), step by step.
+
+        Prints as text and displays as an HTML table in a notebook. Needs a text
+        expression; ``data`` gives the data columns when the Report does not hold them.
+        """
+        from .explain import trace_report
+        return trace_report(self, point, data)
+
+    def graph(self, point: int = 0, data: Mapping[str, Any] | None = None) -> Graph:
+        """The computational graph at ``point``: SVG in a notebook, ``.source`` (DOT),
+        ``.render(path)``; parameters coloured by their status in this Report."""
+        from .explain import graph_report
+        return graph_report(self, point, data)
+
+
+def _given_arrays(report: Report) -> dict[str, Any]:
+    """Arrays the user gave in ``at`` as nested lists (scalars are in every point's "at")."""
+    out = {}
+    for name in report.settings.get("given", ()):
+        value = report.values.get(name)
+        if value is not None and hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:
+            out[name] = _nested(value.tolist())
+    return out
+
+
+def _nested(value: Any) -> Any:
+    return [_nested(v) for v in value] if isinstance(value, list) else _number(value)

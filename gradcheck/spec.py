@@ -159,13 +159,30 @@ def _case_lines(text: str) -> list[int]:
             if re.match(r"\s*\[\[\s*case\s*\]\]", line)]
 
 
-def _validate(table: dict[str, Any], known: tuple[str, ...], fail: Callable[[str], SpecError]) -> None:
+def _key_line(text: str, start: int | None, key: str) -> int | None:
+    """1-based line of ``key = ...`` in the table whose header is on line ``start``
+    (up to the next header), so an error points at the bad key itself."""
+    if start is None:
+        return None
+    pattern = re.compile(rf"""\s*(["']?){re.escape(key)}\1\s*=""")
+    lines = text.splitlines()
+    for number in range(start + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line.lstrip().startswith("["):
+            return None
+        if pattern.match(line):
+            return number
+    return None
+
+
+def _validate(table: dict[str, Any], known: tuple[str, ...],
+              fail: Callable[[str, str | None], SpecError]) -> None:
     for key, value in table.items():
         if key not in known:
-            raise fail(_unknown_key(key, known))
+            raise fail(_unknown_key(key, known), key)
         problem = _CHECKERS[key](value)
         if problem:
-            raise fail(f"key {key!r} {problem}")
+            raise fail(f"key {key!r} {problem}", key)
 
 
 def parse_spec(text: str, filename: str = "<spec>") -> list[Case]:
@@ -185,7 +202,14 @@ def parse_spec(text: str, filename: str = "<spec>") -> list[Case]:
     defaults = document.get("defaults", {})
     if not isinstance(defaults, dict):
         raise SpecError(f"{filename}: 'defaults' must be a table: write [defaults]")
-    _validate(defaults, DEFAULT_KEYS, lambda m: SpecError(f"{filename}: [defaults]: {m}"))
+    header = next((i for i, line in enumerate(text.splitlines(), 1)
+                   if re.match(r"\s*\[\s*defaults\s*\]", line)), None)
+
+    def fail_default(message: str, key: str | None = None) -> SpecError:
+        line = _key_line(text, header, key) if key else header
+        return SpecError(f"{filename}{f':{line}' if line else ''}: [defaults]: {message}")
+
+    _validate(defaults, DEFAULT_KEYS, fail_default)
     tables = document.get("case")
     if tables is None:
         raise SpecError(f"{filename}: no cases: add at least one [[case]] table")
@@ -200,8 +224,10 @@ def parse_spec(text: str, filename: str = "<spec>") -> list[Case]:
         label = f"case {index}" + (f" ({raw_name!r})" if isinstance(raw_name, str) else "")
         where = f"{filename}:{line}" if line else filename
 
-        def fail(message: str, where: str = where, label: str = label) -> SpecError:
-            return SpecError(f"{where}: {label}: {message}")
+        def fail(message: str, key: str | None = None, where: str = where, label: str = label,
+                 line: int | None = line) -> SpecError:
+            at = _key_line(text, line, key) if key else None
+            return SpecError(f"{filename}:{at}: {label}: {message}" if at else f"{where}: {label}: {message}")
 
         _validate(table, CASE_KEYS, fail)
         merged = {**defaults, **table}

@@ -364,7 +364,7 @@ def test_graph_svg_and_png_call_dot(tmp_path, monkeypatch):
         """))
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir) + os.pathsep + os.environ.get("PATH", ""))
-    for suffix in ("svg", "png"):
+    for suffix in ("svg", "png", "pdf"):
         target = tmp_path / f"g.{suffix}"
         result = run("expr", "x*w", "--at", "x=2,w=3", "--graph", str(target))
         assert result.exit_code == 0, result.output
@@ -376,6 +376,61 @@ def test_graph_into_missing_directory_is_an_input_error(tmp_path):
     result = run("expr", "x*w", "--graph", str(tmp_path / "no" / "such" / "dir" / "g.dot"))
     assert result.exit_code == 2
     assert "error: --graph" in result.stderr and "cannot write" in result.stderr
+    assert result.stdout == ""  # refused before the check ran
+
+
+@pytest.mark.parametrize("option", ["--graph", "--html"])
+def test_unwritable_outputs_fail_before_the_check(tmp_path, monkeypatch, option):
+    monkeypatch.setattr(cli_module, "_Progress", None)  # the check would need it: never reached
+    suffix = ".svg" if option == "--graph" else ".html"
+    for bad in (tmp_path / "missing" / f"out{suffix}", tmp_path):
+        result = run("expr", "x*w", option, str(bad))
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        assert f"error: {option}" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_without_dot_an_existing_dot_file_is_kept(tmp_path, monkeypatch):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    (tmp_path / "g.dot").write_text("my own graph", encoding="utf-8")
+    result = run("expr", "x*w", "--at", "x=2,w=3", "--graph", str(tmp_path / "g.svg"))
+    assert result.exit_code == 2
+    assert (tmp_path / "g.dot").read_text(encoding="utf-8") == "my own graph"
+    assert "exists, so the DOT text was not written either" in result.stderr
+    assert "apt-get install graphviz" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graph_pdf_with_real_dot(tmp_path):
+    target = tmp_path / "g.pdf"
+    result = run("expr", "x*w", "--at", "x=2,w=3", "--graph", str(target))
+    assert result.exit_code == 0 and target.read_bytes().startswith(b"%PDF")
+
+
+def test_html_report_is_written(tmp_path):
+    target = tmp_path / "r.html"
+    result = run("expr", "x*w", "--at", "x=2,w=3", "--html", str(target))
+    assert result.exit_code == 0 and f"HTML report written to {target}" in result.stderr
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "backward pass" in page
+
+
+def test_an_error_inside_a_claim_names_the_claim():
+    result = run("expr", "(w*x - y)**2", "--data", "x=1,2", "--data", "y=2,4", "--claim", "w=2*x*(w*x - y")
+    assert result.exit_code == 2
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: --claim w=2*x*(w*x - y: ") and "never closed" in first
+    assert "^" in result.stderr  # the caret still points into the claim
+
+
+def test_help_examples_are_right_and_say_claims_are_per_row():
+    text = run("expr", "--help").stdout
+    assert 'w1="2*x*w1"' not in text and '--claim w1="x**2"' in text
+    assert "per data row" in text and "reduces it over the rows like the loss" in " ".join(text.split())
+    check_line = next(line for line in text.splitlines() if "--claim w1=" in line)
+    assert run(*__import__("shlex").split(check_line.strip())[1:]).exit_code == 0  # the example passes
 
 
 # --------------------------------------------------------------------------- colour
@@ -557,8 +612,8 @@ HOSTILE_OPTIONS = [
     (["--atol", "abc"], "'abc' is not a valid float"),
     (["--method", "magic"], "'magic' is not one of"),
     (["--reduce", "max"], "'max' is not one of"),
-    (["--graph", "graph.pdf"], "use a .dot, .svg or .png file"),
-    (["--graph", "graph"], "use a .dot, .svg or .png file"),
+    (["--graph", "graph.jpg"], "use a .dot, .svg, .png or .pdf file"),
+    (["--graph", "graph"], "use a .dot, .svg, .png or .pdf file"),
     (["--json", "--trace"], "cannot be combined"),
     (["--tol", "1"], "No such option '--tol'"),
     (["--at"], "requires an argument"),
@@ -691,3 +746,8 @@ def test_help_and_early_input_errors_do_not_import_sympy():
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 env=subprocess_env(), timeout=120)
         assert result.stderr.strip().splitlines()[-1] == "heavy: []", (args, result.stderr)
+
+
+def test_readme_says_claims_are_per_data_row():
+    readme = (Path(PACKAGE_ROOT) / "README.md").read_text(encoding="utf-8")
+    assert "**for one data row**" in readme and "reduces it over the rows exactly like" in readme

@@ -46,7 +46,7 @@ def test_expected_outputs_say_how_they_were_made():
 def test_mlp_checks_every_weight_matrix_then_trains():
     code, out, err = run("mlp.py")
     assert code == 0, err
-    assert "OK: symbolic, tape, numeric agree on all 4 parameter(s)" in out
+    assert "OK: symbolic, tape, numeric agree on all 4 parameters" in out
     for name in ("W1[", "b1[", "W2[", "b2 "):
         assert f"\n  {name}" in out
     assert "training accuracy: 100%" in out

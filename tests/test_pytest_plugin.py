@@ -120,7 +120,7 @@ def test_failing_check_shows_the_table(pytester: pytest.Pytester) -> None:
         "E       gradcheck.api.GradientMismatch: gradcheck: (w*x - y)**2",
         "E   *parameter*symbolic*tape*numeric*claimed*status*",
         "E   *w*2*x*(w*x - y)*mismatch (claimed)*",
-        "E       FAILED: 1 mismatch of 1 checks at 1 point (seed 0)",
+        "E       FAILED: 1 mismatch of 1 check at 1 point (seed 0)",
         "FAILED test_wrong.py::test_wrong - GradientMismatch: w: mismatch (claimed)",
     ])
     text = result.stdout.str()
@@ -362,7 +362,7 @@ def test_failing_spec_case_shows_the_table_only(pytester: pytest.Pytester) -> No
         "*_ forgot the chain rule _*",
         "gradcheck: (w*x - y)**2",
         "*w*mismatch (claimed)*",
-        "FAILED: 1 mismatch of 1 checks at 1 point (seed 0)",
+        "FAILED: 1 mismatch of 1 check at 1 point (seed 0)",
         "*_ expects a mismatch _*",
         "test_bad.grad.toml:13: expected 'mismatch', but no check had that status",
     ])
@@ -405,11 +405,11 @@ def test_spec_case_with_bad_arguments_is_a_clear_error(pytester: pytest.Pytester
 
 @pytest.mark.parametrize("content, message", [
     ('[[case]]\nname = "a"\nexpression = "w**2"\n\n[[case]]\nname = "b"\nexpresion = "w**2"\n',
-     "test_broken.grad.toml:5: case 2 ('b'): unknown key 'expresion'; did you mean 'expression'?"),
+     "test_broken.grad.toml:7: case 2 ('b'): unknown key 'expresion'; did you mean 'expression'?"),
     ('[[case]]\nexpression = "w**2"\npoints = "3"\n',
-     "test_broken.grad.toml:1: case 1: key 'points' must be a whole number >= 1, got '3'"),
+     "test_broken.grad.toml:3: case 1: key 'points' must be a whole number >= 1, got '3'"),
     ('[[case]]\nname = "c"\nexpression = "w**2"\nat = { w = "one" }\n',
-     "test_broken.grad.toml:1: case 1 ('c'): key 'at' value of 'w' must be a number, got a string"),
+     "test_broken.grad.toml:4: case 1 ('c'): key 'at' value of 'w' must be a number, got a string"),
     ('[[case]]\nexpression = "w**2\nwrt = ["w"]\n',
      "test_broken.grad.toml:2: invalid TOML: * (at line 2, column *)"),
     ('[[case]]\nwrt = ["w"]\n', "test_broken.grad.toml:1: case 1: missing required key 'expression'"),
@@ -510,3 +510,59 @@ def test_examples_pass(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-m", "gradcheck", "-v")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 5 and "failed" not in outcomes and "errors" not in outcomes
+
+
+# --- the rough edges: seed of direct calls, hidden frames, bad-key lines, the HTML page ---
+
+def test_assert_gradients_honours_the_run_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import gradcheck
+
+        def test_direct():
+            report = gradcheck.assert_gradients("sin(w*x)", claimed={"w": "x*cos(w*x)"})
+            assert report.settings["seed"] == 5, report.settings
+            assert gradcheck.check("w**2").settings["seed"] == 5
+            assert gradcheck.check("w**2", seed=2).settings["seed"] == 2  # explicit wins
+    """)
+    pytester.runpytest("--gradcheck-seed=5").assert_outcomes(passed=1)
+    pytester.makepyfile(test_default="""
+        import gradcheck
+
+        def test_default():
+            assert gradcheck.check("w**2").settings["seed"] == 0
+    """)
+    pytester.runpytest("test_default.py").assert_outcomes(passed=1)  # restored after the run
+
+
+def test_assert_gradients_hides_its_frames(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import gradcheck
+
+        def test_direct():
+            gradcheck.assert_gradients("w**2", claimed={"w": "w"})
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "api.py" not in text and "gradcheck.assert_gradients(" in text
+    assert "FAILED: 1 mismatch of 1 check at 1 point" in text
+
+
+def test_spec_error_points_at_the_line_of_the_bad_key() -> None:
+    text = '[defaults]\nrtol = 1e-8\npionts = 3\n\n[[case]]\nexpression = "w**2"\n'
+    with pytest.raises(SpecError, match=r"^f.toml:3: \[defaults\]: unknown key 'pionts'"):
+        parse_spec(text, "f.toml")
+    text = '[[case]]\nname = "a"\nexpression = "w**2"\nmethod = 3\n'
+    with pytest.raises(SpecError, match=r"^f.toml:4: case 1 \('a'\): key 'method'"):
+        parse_spec(text, "f.toml")
+
+
+def test_html_report_of_a_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mixed=PASSING + WRONG)
+    pytester.makefile(".grad.toml", test_spec=SPEC)
+    result = pytester.runpytest("--gradcheck-html=out")
+    page = (pytester.path / "out" / "gradcheck.html").read_text(encoding="utf-8")
+    result.stdout.fnmatch_lines(["gradcheck: HTML report written to out*gradcheck.html"])
+    assert "test_mixed.py::test_quadratic" in page and "test_mixed.py::test_wrong" in page
+    assert "test_spec.grad.toml::" in page and "mismatch (claimed)" in page
+    assert "backward pass (first point)" in page and "<script" not in page
