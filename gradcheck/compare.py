@@ -146,16 +146,17 @@ def classify(estimates: Mapping[str, Estimate], rtol: float, atol: float, *,
     ``undefined`` (why the function itself is not finite here) and ``kink`` (where the
     function has a kink that involves this parameter) come from the caller.
     """
+    values = {name: e.value for name, e in estimates.items()}
+    if undefined:
+        return Verdict("undefined", None, None, undefined, (), values)
+    if kink:
+        return Verdict("nondifferentiable", None, None, kink, (), values)
     for e in estimates.values():  # float64 overflow (exp(800)/exp(800)**2): ask mpmath
         if not math.isfinite(e.value) and e.refine is not None and not e.refined:
             value = e.refine()
             if math.isfinite(value):
                 e.value, e.uncertainty, e.refined = value, abs(value) * REFINED_RTOL, True
     values = {name: e.value for name, e in estimates.items()}
-    if undefined:
-        return Verdict("undefined", None, None, undefined, (), values)
-    if kink:
-        return Verdict("nondifferentiable", None, None, kink, (), values)
     finite = {n: e for n, e in estimates.items() if math.isfinite(e.value)}
     broken = [n for n in estimates if n not in finite]
     notes = []

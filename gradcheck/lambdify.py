@@ -16,6 +16,9 @@ from sympy.utilities.iterables import numbered_symbols
 __all__ = ["compile_numpy", "high_precision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
 
 HIGH_PRECISION_DIGITS = 50
+# mpmath costs some 50 us per row and derivative: beyond this many data rows the
+# re-evaluation is not offered (the comparison stays in float64, and says nothing false).
+MAX_REFINED_ROWS = 20_000
 SUM_CHUNK = 256
 
 
@@ -110,6 +113,8 @@ def high_precision(function: Callable[..., Any], symbols: Sequence[sympy.Symbol]
     digits, summed (or averaged) over the data rows. Inputs convert to mpmath exactly (a
     float64 is a dyadic rational), so the only rounding left is mpmath's own."""
     length = len(np.asarray(arguments[rows[0]])) if rows else 1
+    if length > MAX_REFINED_ROWS:
+        return np.full(count, math.nan)
     with mpmath.workdps(digits):
         total = [mpmath.mpf(0)] * count
         for i in range(length):

@@ -101,7 +101,7 @@ def _tape(run: _Run, point: Mapping[str, Any]) -> np.ndarray | None:
         return None
 
 
-def _numeric(run: _Run, point: Mapping[str, Any], noise: float | None
+def _numeric(run: _Run, point: Mapping[str, Any], noise: float | None, defined: bool = True
              ) -> dict[str, NumericDerivative]:
     """Per parameter: every element in one call of numeric.py, or its random directions."""
     problem, slices = run.problem, run.problem.slices()
@@ -109,7 +109,8 @@ def _numeric(run: _Run, point: Mapping[str, Any], noise: float | None
     out = {}
     if flat:
         elements = np.concatenate([np.arange(slices[p].start, slices[p].stop) for p in flat])
-        d = _with_fallback(lambda m: finite.elementwise(problem, point, elements, m, noise), run.method)
+        d = _with_fallback(lambda m: finite.elementwise(problem, point, elements, m, noise),
+                           run.method, fallback=defined)
         start = 0
         for p in flat:
             part = slice(start, start + problem.sizes[p])
@@ -120,11 +121,13 @@ def _numeric(run: _Run, point: Mapping[str, Any], noise: float | None
     return out
 
 
-def _with_fallback(differentiate: Callable[[str], NumericDerivative], method: str) -> NumericDerivative:
-    """Where complex arithmetic misbehaves (not finite), Richardson instead, per element."""
+def _with_fallback(differentiate: Callable[[str], NumericDerivative], method: str,
+                   fallback: bool = True) -> NumericDerivative:
+    """Where complex arithmetic misbehaves (not finite), Richardson instead, per element;
+    not where f itself is not finite (``fallback`` False), which no step can mend."""
     d = differentiate(method)
     bad = ~np.isfinite(d.value)
-    if method != "complex" or not bad.any():
+    if method != "complex" or not bad.any() or not fallback:
         return d
     f = differentiate("richardson")
     return NumericDerivative(np.where(bad, f.value, d.value), np.where(bad, f.error, d.error),
@@ -244,7 +247,7 @@ def _check_point(run: _Run, point: dict[str, Any]) -> PointResult:
     value = _value(problem, point)
     exact, noise = _exact(run, point)
     with np.errstate(all="ignore"):
-        num = _numeric(run, point, noise)
+        num = _numeric(run, point, noise, math.isfinite(value))
     undefined = _undefined(problem, point, value)
     params = [_param(run, p, exact, num[p], undefined) for p in problem.wrt]
     at = {k: float(v) for k, v in {**problem.fixed, **point}.items()
@@ -327,5 +330,7 @@ def _report(run: _Run, results: list[PointResult], notes: list[str], count: int,
                 "model": "expression" if problem.is_expression else "function",
                 "numeric_method": run.method, "per_element": run.per_element,
                 "given": list(problem.given), "timeout": budget.timeout}
+    # arrays the points do not hold: data columns and array values given in at
+    values = {n: v for n, v in {**problem.fixed, **problem.pinned}.items() if np.ndim(v) > 0}
     return Report(problem.text, list(problem.wrt), _derivatives(run), results, sources,
-                  dict(run.skipped), settings, notes + _notes(run, seed, method))
+                  dict(run.skipped), settings, notes + _notes(run, seed, method), values)

@@ -102,10 +102,12 @@ class Problem:
         return {p: flat[s].reshape(shapes[p]) for p, s in self.slices().items()}
 
     def call(self, point: Mapping[str, Any], **overrides: Any) -> Any:
-        """The model with the point's values, the fixed ones (copied: user code may
-        mutate its arguments) and ``overrides``."""
-        fixed = {n: copy.copy(v) for n, v in self.fixed.items()} if not self.is_expression else self.fixed
-        return self.model(**{**fixed, **point, **overrides})
+        """The model with the point's values, the fixed ones and ``overrides``; a
+        function gets copies, since user code may change its arguments in place."""
+        if self.is_expression:
+            return self.model(**{**self.fixed, **point, **overrides})
+        arguments = {n: copy.copy(v) for n, v in {**self.fixed, **point}.items()}
+        return self.model(**{**arguments, **overrides})
 
     def reduced(self, out: Any) -> Any:
         """An output reduced to the loss by ``reduce`` (complex stays complex)."""
@@ -278,8 +280,9 @@ def make_problem(model: Any, wrt: Sequence[str] | str | None = None,
     else:
         values = {p: at[p] if p in at else defaults[p] for p in wrt if p in at or p in defaults}
         pinned = {p: _parameter_value(p, v) for p, v in values.items()}
-        fixed = {n: np.asarray(v) if isinstance(v, (list, tuple)) else v for n, v in data.items()}
-        fixed.update({n: np.asarray(v) if isinstance(v, (list, tuple)) else v
+        # copies, taken before any user code runs
+        fixed = {n: np.array(v) if isinstance(v, (list, tuple)) else copy.copy(v) for n, v in data.items()}
+        fixed.update({n: np.array(v) if isinstance(v, (list, tuple)) else copy.copy(v)
                       for n, v in at.items() if n not in wrt})
     free = tuple(n for n in names if n not in pinned and n not in fixed and n not in defaults)
     others = tuple(n for n in names if n not in wrt and n not in data)
