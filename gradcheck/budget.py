@@ -9,13 +9,11 @@ import threading
 import time
 from typing import Any, Callable
 
+from .defaults import DEFAULT_TIMEOUT
 from .errors import InputError, UnsupportedOperation
 
 __all__ = ["Budget", "DEFAULT_TIMEOUT", "OutOfTime"]
 
-# Seconds per check. A check of a 10,000-term expression takes about 40 s; a check that
-# takes minutes is a pathological input, better answered without its slowest source.
-DEFAULT_TIMEOUT = 60.0
 # Of the budget, the symbolic source may use this share: the other sources need the rest.
 SYMBOLIC_SHARE = 0.5
 

@@ -25,6 +25,7 @@ from gradcheck.cli_inputs import CLIError, _split_list, parse_at, parse_claims, 
 from gradcheck.cli_output import (GRAPH_FORMATS, STATUS_COLORS, _error, _error_internal,  # noqa: F401
                                   _is_terminal, _Progress, _record, _report_gradcheck_error, _styler,
                                   _write_graph, check_writable)
+from gradcheck.defaults import DEFAULT_TIMEOUT
 from gradcheck.errors import ExpressionError, GradcheckError
 
 __all__ = ["main", "cli", "read_data_file", "parse_at", "parse_data", "parse_claims"]
@@ -206,6 +207,9 @@ def cli(ctx: click.Context) -> None:
 @click.option("--atol", type=float, default=None, help="Absolute tolerance [default: 0].")
 @click.option("--method", type=click.Choice(["auto", "central", "richardson", "complex"]), default="auto",
               show_default=True, help="Finite-difference scheme.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="Time budget of the check: a source that cannot finish in it is skipped, with the reason.")
 @click.option("--allow-kinks", is_flag=True, help="Non-differentiable points (kinks) do not fail the check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout, nothing else.")
 @click.option("--trace", is_flag=True, help="Show the tape's backward pass step by step at the first point.")
@@ -217,7 +221,7 @@ def cli(ctx: click.Context) -> None:
 def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...], at_items: tuple[str, ...],
                  data_items: tuple[str, ...], data_file: str | None, reduce: str,
                  claim_items: tuple[str, ...], points: int, seed: int, rtol: float | None,
-                 atol: float | None, method: str, allow_kinks: bool, as_json: bool, trace: bool,
+                 atol: float | None, method: str, timeout: float, allow_kinks: bool, as_json: bool, trace: bool,
                  graph_file: str | None, html_file: str | None, color: bool | None) -> None:
     """Check every partial derivative of EXPR.
 
@@ -238,7 +242,7 @@ def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...],
     try:
         code = _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
                      points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file,
-                     html_file, color)
+                     html_file, color, timeout)
     except GradcheckError as e:
         _report_gradcheck_error(e)
         code = EXIT_INPUT
@@ -253,7 +257,7 @@ def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...],
 
 def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
           points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, html_file,
-          color) -> int:
+          color, timeout=DEFAULT_TIMEOUT) -> int:
     # Everything the CLI can check on its own is checked before the library is imported.
     if data_items and data_file:
         raise click.UsageError("give data either with --data or with --data-file, not both")
@@ -292,7 +296,7 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
         try:
             report = check(expression, wrt_list, at or None, data=data or None, reduce=reduce,
                            claimed=claims or None, points=points, seed=seed, method=method,
-                           inputs=inputs_list, **kwargs)
+                           inputs=inputs_list, timeout=timeout, **kwargs)
         except ExpressionError as error:
             raise _named_claim(error, expression, claims) from None
     code = report.exit_code(allow_kinks)

@@ -106,6 +106,12 @@ def parse_claims(items: Sequence[str]) -> dict[str, str]:
     return claims
 
 
+# A data file larger than this is refused rather than read whole (/dev/zero never ends).
+MAX_DATA_BYTES = 128 * 2**20
+# Digits of a number in a data file; Python's int() of a 5,000-digit string is refused.
+MAX_NUMBER_LENGTH = 400
+
+
 def read_data_file(path: str) -> dict[str, list[float]]:
     """Columns from a CSV file with a header row, or a JSON object ``{column: [values]}``.
 
@@ -113,7 +119,10 @@ def read_data_file(path: str) -> dict[str, list[float]]:
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
+            text = f.read(MAX_DATA_BYTES + 1)  # bounded: a device or a pipe may never end
+            if len(text) > MAX_DATA_BYTES:
+                raise CLIError(f"{path}: larger than {MAX_DATA_BYTES // 2**20} MiB; give a "
+                               "smaller data file (or a sample of its rows)")
     except FileNotFoundError:
         raise CLIError(f"{path}: no such data file") from None
     except IsADirectoryError:
@@ -129,11 +138,13 @@ def read_data_file(path: str) -> dict[str, list[float]]:
 
 def _data_from_json(text: str, path: str) -> dict[str, list[float]]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_int=_json_number, parse_float=_json_number)
     except json.JSONDecodeError as error:
         raise CLIError(f"{path}:{error.lineno}: invalid JSON: {error.msg}") from None
     except RecursionError:
         raise CLIError(f"{path}: JSON nested too deeply") from None
+    except ValueError as error:  # a number too long to be one
+        raise CLIError(f"{path}: {error}") from None
     if not isinstance(obj, dict) or not obj:
         raise CLIError(f'{path}: expected a JSON object of columns, e.g. {{"x": [1, 2], "y": [2, 4]}}')
     data = {}
@@ -150,6 +161,13 @@ def _data_from_json(text: str, path: str) -> dict[str, list[float]]:
     return data
 
 
+def _json_number(text: str) -> float:
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise ValueError(f"a number of {len(text):,} digits is not a float64 value "
+                         f"(at most {MAX_NUMBER_LENGTH} characters)")
+    return float(text)
+
+
 def _data_from_csv(text: str, path: str) -> dict[str, list[float]]:
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")
@@ -161,12 +179,14 @@ def _data_from_csv(text: str, path: str) -> dict[str, list[float]]:
     if not rows:
         raise CLIError(f"{path}: empty file; expected a header row naming the columns, e.g. x,y")
     header_line, header = rows[0]
-    names = []
+    names: list[str] = []
+    seen: set[str] = set()  # a set: a header of 40,000 columns must not cost n**2
     for name in header:
         name = _name(name, f"{path}:{header_line}: header")
-        if name in names:
+        if name in seen:
             raise CLIError(f"{path}:{header_line}: column {name!r} appears twice in the header")
         names.append(name)
+        seen.add(name)
     if len(rows) == 1:
         raise CLIError(f"{path}: no data rows after the header")
     data: dict[str, list[float]] = {n: [] for n in names}

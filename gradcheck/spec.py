@@ -195,6 +195,8 @@ def parse_spec(text: str, filename: str = "<spec>") -> list[Case]:
         line = re.search(r"at line (\d+)", str(error))
         where = f"{filename}:{line.group(1)}" if line else filename
         raise SpecError(f"{where}: invalid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses once per level of [[[...]]]
+        raise SpecError(f"{filename}: nested too deeply to be a spec file") from None
     for key in document:
         if key not in TOP_KEYS:
             raise SpecError(f"{filename}: top level: {_unknown_key(key, TOP_KEYS)} "

@@ -202,3 +202,51 @@ def test_a_right_claim_that_cancels_to_a_tiny_residue_where_the_truth_is_zero_pa
     wrong = gradcheck.check("sin(atan(x/2))", claimed={"x": "1.000001*(1/(2*(1 + x**2/4)**(3/2)))"},
                             at={"x": 0.3798})
     assert statuses(wrong) == {"x": "mismatch"}
+
+
+# ------------------------------------------------------------------ files and options
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from gradcheck.cli import cli
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_a_data_file_that_never_ends_is_refused_without_reading_it_whole(monkeypatch):
+    import gradcheck.cli_inputs as inputs
+    monkeypatch.setattr(inputs, "MAX_DATA_BYTES", 1 << 16)
+    result = _cli("expr", "w*x", "--data-file", "/dev/zero")
+    assert result.exit_code == 2 and "larger than" in result.output
+
+
+def test_a_json_number_of_5000_digits_is_refused(tmp_path):
+    path = tmp_path / "big.json"
+    path.write_text('{"x": [' + "9" * 5000 + "]}")
+    result = _cli("expr", "w*x", "--data-file", str(path))
+    assert result.exit_code == 2 and "5,000 digits" in result.output
+
+
+def test_a_wide_csv_header_is_read_in_linear_time(tmp_path):
+    path = tmp_path / "wide.csv"
+    names = [f"c{i}" for i in range(40_000)]
+    path.write_text(",".join(names + ["c7"]) + "\n" + ",".join(["1"] * 40_001) + "\n")
+    result = _cli("expr", "w*c0", "--data-file", str(path))
+    assert result.exit_code == 2 and "'c7' appears twice" in result.output
+
+
+def test_a_spec_file_nested_50000_deep_is_a_spec_error(tmp_path):
+    from gradcheck.spec import SpecError, load_spec
+    path = tmp_path / "test_deep.grad.toml"
+    path.write_text("x = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec(path)
+
+
+def test_the_cli_takes_a_time_budget():
+    text = "*".join(f"a{i}" for i in range(400))
+    result = _cli("expr", text, "--timeout", "1", "--json")
+    import json
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and report["settings"]["timeout"] == 1.0
+    assert "symbolic" in report["skipped"]
+    assert _cli("expr", "w*x", "--timeout", "0").exit_code == 2
