@@ -13,7 +13,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.simplify.cse_main import tree_cse
 from sympy.utilities.iterables import numbered_symbols
 
-__all__ = ["compile_numpy", "high_precision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
+__all__ = ["compile_numpy", "HighPrecision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
 
 HIGH_PRECISION_DIGITS = 50
 # mpmath costs some 50 us per row and derivative: beyond this many data rows the
@@ -106,28 +106,43 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
     return evaluate
 
 
-def high_precision(function: Callable[..., Any], symbols: Sequence[sympy.Symbol],
-                   arguments: Mapping[str, Any], rows: Sequence[str], reduce: str,
-                   count: int, digits: int = HIGH_PRECISION_DIGITS) -> np.ndarray:
-    """``function`` (lambdified for mpmath, returning ``count`` values) at ``digits``
-    digits, summed (or averaged) over the data rows. Inputs convert to mpmath exactly (a
-    float64 is a dyadic rational), so the only rounding left is mpmath's own."""
-    length = len(np.asarray(arguments[rows[0]])) if rows else 1
-    if length > MAX_REFINED_ROWS:
-        return np.full(count, math.nan)
-    with mpmath.workdps(digits):
-        total = [mpmath.mpf(0)] * count
+class HighPrecision:
+    """Expressions compiled for mpmath on a private context at ``digits`` digits: mpmath's
+    global precision is one setting for the whole process, so a check that raised it
+    (mpmath.workdps) would change another thread's arithmetic."""
+
+    def __init__(self, symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
+                 cse: Any = None, digits: int = HIGH_PRECISION_DIGITS):
+        self.ctx = mpmath.MPContext()
+        self.ctx.dps = digits
+        self.digits = digits
+        self.symbols = tuple(symbols)
+        self.count = len(exprs)
+        ctx = self.ctx
+        namespace = {name: getattr(ctx, name) for name in dir(mpmath)
+                     if not name.startswith("_") and hasattr(ctx, name)}
+        namespace.update({"DiracDelta": lambda x, k=0: ctx.nan if x == 0 else ctx.mpf(0),
+                          "Heaviside": lambda x, h0=0.5: ctx.mpf(h0) if x == 0 else ctx.mpf(x > 0)})
+        self.function = sympy.lambdify(self.symbols, list(exprs), modules=[namespace], cse=cse)
+
+    def __call__(self, arguments: Mapping[str, Any], rows: Sequence[str], reduce: str) -> np.ndarray:
+        """Every expression, summed (or averaged) over the data rows. Inputs convert to
+        mpmath exactly (a float64 is a dyadic rational): the only rounding left is mpmath's."""
+        ctx, count = self.ctx, self.count
+        length = len(np.asarray(arguments[rows[0]])) if rows else 1
+        if length > MAX_REFINED_ROWS:
+            return np.full(count, math.nan)
+        total = [ctx.mpf(0)] * count
         for i in range(length):
             try:
-                raw = function(*(mpmath.mpf(float(np.asarray(arguments[s.name])[i] if s.name in rows
-                                                  else arguments[s.name])) for s in symbols))
+                raw = self.function(*(ctx.mpf(float(np.asarray(arguments[s.name])[i] if s.name in rows
+                                                    else arguments[s.name])) for s in self.symbols))
             except (ValueError, ZeroDivisionError, OverflowError, NameError, TypeError):
                 return np.full(count, math.nan)  # outside the domain, or a function mpmath lacks
-            raw = raw if isinstance(raw, (list, tuple)) else [raw]
             for k, term in enumerate(raw):
-                if isinstance(term, mpmath.mpc):
-                    if abs(term.imag) > abs(term) * mpmath.mpf(10) ** (-digits // 2):
-                        total[k] = mpmath.nan
+                if isinstance(term, ctx.mpc):
+                    if abs(term.imag) > abs(term) * ctx.mpf(10) ** (-self.digits // 2):
+                        total[k] = ctx.nan
                         continue
                     term = term.real
                 total[k] += term

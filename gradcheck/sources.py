@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import sympy
 
 from .errors import GradcheckError, InputError, UnsupportedOperation
 from .expression import Expression
-from .lambdify import high_precision
+from .lambdify import HighPrecision
 from .model import explain_failure
 from .problem import Problem
 
@@ -182,8 +181,8 @@ def refine_claim(claims: Claims, name: str, problem: Problem, point: Mapping[str
     expr = claims.texts[name].to_sympy()
     symbols = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     if name not in claims._mpmath:
-        claims._mpmath[name] = sympy.lambdify(symbols, [expr], modules="mpmath")
+        claims._mpmath[name] = HighPrecision(symbols, [expr])
     rows = tuple(problem.data) if problem.rows else ()
     given = {**problem.fixed, **point}
     arguments = {n: given[n] for n in {*(s.name for s in symbols), *rows}}
-    return float(high_precision(claims._mpmath[name], symbols, arguments, rows, problem.reduce, 1)[0])
+    return float(claims._mpmath[name](arguments, rows, problem.reduce)[0])

@@ -15,14 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import mpmath
 import numpy as np
 import sympy
 
 from .budget import Budget
 from .errors import UnsupportedOperation
 from .kinks import KinkSites, kink_model
-from .lambdify import compile_numpy, high_precision, shared_subexpressions
+from .lambdify import HighPrecision, compile_numpy, shared_subexpressions
 from .model import explain_failure
 from .problem import Problem
 from .stand_in import as_expression, symbols
@@ -92,10 +91,8 @@ class SymbolicModel:
         key = tuple((k, v) for k, v in arguments.items() if k not in self.rows)
         if key not in self._refined:
             if "mpmath" not in self._refined:
-                self._refined["mpmath"] = sympy.lambdify(self.symbols, self.exprs, modules=_MPMATH,
-                                                         cse=shared_subexpressions)
-            self._refined[key] = high_precision(self._refined["mpmath"], self.symbols, arguments,
-                                                self.rows, self.reduce, len(self.exprs))
+                self._refined["mpmath"] = HighPrecision(self.symbols, self.exprs, shared_subexpressions)
+            self._refined[key] = self._refined["mpmath"](arguments, self.rows, self.reduce)
         return self._refined[key]
 
 
@@ -108,8 +105,6 @@ def _real(value: Any) -> np.ndarray:
     return np.where(array.imag == 0, array.real, np.nan)
 
 
-_MPMATH = [{"DiracDelta": lambda x, k=0: mpmath.nan if x == 0 else mpmath.mpf(0),
-            "Heaviside": lambda x, h0=0.5: mpmath.mpf(h0) if x == 0 else mpmath.mpf(x > 0)}, "mpmath"]
 
 
 def _size(expr: sympy.Basic, cap: int) -> int:

@@ -7,12 +7,24 @@ recursion, so a graph 100,000 nodes deep is fine.
 
 The engine only needs tensors' ``data``, ``grad``, ``requires_grad`` and ``_node``
 attributes; :mod:`gradcheck.tape.tensor` builds the nodes.
+
+Tape state is per thread. Grad mode and strict mode are context variables
+(:mod:`contextvars`), so ``no_grad()`` in one thread (or asyncio task) never changes what
+another records or refuses, and a new thread starts with grad mode on and strict mode
+off. Scalar's Wengert list is one list per thread (:func:`scalar_tape`). Node ids come
+from one process-wide counter: unique, and increasing in creation order whichever
+thread made them, so a Tensor graph built across threads is still ordered by id. A
+context carried into another thread on purpose (``contextvars.copy_context().run``,
+``asyncio.to_thread``) carries its modes and its Scalar list along: use such copies from
+one thread at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
+import threading
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -25,9 +37,57 @@ __all__ = ["Node", "no_grad", "enable_grad", "is_grad_enabled", "strict", "backw
 
 Hook = Callable[["Node", np.ndarray, list], None]
 
-_ids = itertools.count()
-_enabled = True  # read by tensor.apply on every operation
-_strict = False  # read by Tensor's conversions (float(), np.asarray, ...): see strict()
+_ids = itertools.count()  # next() is atomic: unique, creation-ordered ids across threads
+
+
+class ScalarTape(list):
+    """Scalar's Wengert list for one thread (scalar.py reads and trims it). ``record``: its
+    ``append``, made once, so it also marks the list's operations not yet reached by a
+    backward; ``busy``: a backward is sweeping it; ``limit``: the length at which the
+    collector compacts it."""
+
+    __slots__ = ("record", "busy", "limit")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record = self.append
+        self.busy = False
+        self.limit = 100_000
+
+
+_thread = threading.local()  # .scalar_tape: this thread's ScalarTape, made on first use
+_tape_var: contextvars.ContextVar[ScalarTape] = contextvars.ContextVar("gradcheck_scalar_tape")
+
+
+def scalar_tape() -> ScalarTape:
+    """The Scalar list this context records on: its thread's, made on first use."""
+    tape = _tape_var.get(None)
+    if tape is None:
+        tape = getattr(_thread, "scalar_tape", None)
+        if tape is None:
+            tape = _thread.scalar_tape = ScalarTape()
+        _tape_var.set(tape)
+    return tape
+
+
+def _first_record(node: Any) -> None:
+    """The recorder of a context that has not recorded yet (grad mode on): binds its own
+    list's and records ``node`` there, marked as that list's (see ScalarTape)."""
+    tape = scalar_tape()
+    _record_var.set(tape.record)
+    node._g = tape.record
+    tape.record(node)
+
+
+# Grad mode, as the Scalar recorder: this context's list's ``append``, or None under
+# no_grad(). Read on every operation (tensor.apply, Scalar's operators) through
+# ``recorder()``, one C call: as cheap as the module global it replaced.
+_record_var: contextvars.ContextVar[Optional[Callable[[Any], None]]] = contextvars.ContextVar(
+    "gradcheck_grad_mode", default=_first_record)
+recorder = _record_var.get
+# Strict mode: read by Tensor's conversions (float(), np.asarray, ...): see strict().
+_strict_var: contextvars.ContextVar[bool] = contextvars.ContextVar("gradcheck_strict", default=False)
+is_strict = _strict_var.get
 
 
 class Node:
@@ -82,12 +142,12 @@ def enable_grad() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _grad_mode(on: bool) -> Iterator[None]:
-    global _enabled
-    previous, _enabled = _enabled, on
+    previous = _record_var.get()
+    _record_var.set(scalar_tape().record if on else None)
     try:
         yield
-    finally:
-        _enabled = previous
+    finally:  # this context's previous mode, whatever was raised
+        _record_var.set(previous)
 
 
 @contextlib.contextmanager
@@ -95,19 +155,19 @@ def strict() -> Iterator[None]:
     """Inside the block, turning a tensor that requires grad into a float or a plain array
     raises UnsupportedOperation: its value would leave the tape (``math.exp(w)``,
     ``float(w)``, ``np.asarray(w)``) and the gradient through it would be silently lost.
-    Checks trace user functions in this mode.
+    Checks trace user functions in this mode. Like grad mode, it holds for this thread only.
     """
-    global _strict
-    previous, _strict = _strict, True
+    previous = _strict_var.get()
+    _strict_var.set(True)
     try:
         yield
     finally:
-        _strict = previous
+        _strict_var.set(previous)
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return _enabled
+    """True unless inside ``no_grad()`` (in this thread: grad mode is per thread)."""
+    return _record_var.get() is not None
 
 
 def reachable_nodes(root: Node) -> list[Node]:

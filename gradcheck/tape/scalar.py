@@ -5,8 +5,11 @@ floats, and stores them with its parents: ``(a, da)`` or ``(a, da, b, db)``. Rec
 nodes are appended to one list in creation order (a Wengert list: creation order is a
 topological order); backward walks it newest-first from the output, skips nodes no
 gradient reached, and does ``parent._g += local * g``: no recursion, no search, no sort,
-no closures, no NumPy. The list is shared by the process: build and differentiate a graph
-from one thread at a time.
+no closures, no NumPy. Each thread records on its own list, and backward only ever
+removes the calling thread's nodes, so threads build and differentiate graphs
+concurrently. A graph is differentiated in the thread that recorded it: leaves may be
+shared between threads (not their concurrent accumulation into ``.grad``), operations
+recorded in another thread are refused with an error rather than silently skipped.
 
 The derivative rules are the table :data:`RULES` (the float twin of
 :mod:`gradcheck.tape.primitives`, same conventions at kinks); the operators and methods
@@ -29,13 +32,28 @@ from sys import getrefcount
 from typing import Any, Optional
 
 from gradcheck.errors import GradcheckError
-from gradcheck.tape import engine as _engine
+from gradcheck.tape.engine import _tape_var, recorder as _recorder, scalar_tape as _scalar_tape
 from gradcheck.tape.scalar_rules import RULES, _pow, install_operators  # noqa: F401 (_pow: tests)
 
 __all__ = ["Scalar", "RULES", "exp", "log", "tanh", "relu", "sigmoid", "sin", "cos"]
 
 
 _FREED = (None,)  # a node's parents after backward freed them
+
+
+class _NoGradient(float):
+    """The ``_g`` of a leaf no backward has reached (``.grad`` None): -0.0, which adds as
+    an exact identity (-0.0 + x is x, signed zeros included), so backward's first touch of
+    a leaf is a plain addition, like every later one (operations start at their tape's
+    mark instead: see the tape section)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no gradient>"
+
+
+_NO_GRAD = _NoGradient(-0.0)
 
 
 class Scalar:
@@ -52,25 +70,27 @@ class Scalar:
     """
 
     # _p: None (no grad), () (a leaf), (a, da[, b, db]) (an operation), or _FREED.
-    # _g: a leaf's .grad; an operation's gradient during backward (None: not reached).
+    # _g: a leaf's .grad (_NO_GRAD: None); an operation's gradient during backward (its
+    # tape's mark: not reached; None: not recorded, _DEAD: freed).
     __slots__ = ("data", "_p", "_g")
 
     def __init__(self, data: Any, requires_grad: bool = False):
         self.data = float(data.data if isinstance(data, Scalar) else data)
         self._p: Optional[tuple] = () if requires_grad else None
-        self._g: Optional[float] = None
+        self._g: Optional[float] = _NO_GRAD
 
     # ------------------------------------------------------------ gradients
     @property
     def grad(self) -> Optional[float]:
         """d(output)/d(self) summed over backward() calls, or None (intermediates: always None)."""
-        return None if self._p else self._g
+        g = self._g
+        return None if self._p or g is _NO_GRAD else g
 
     @grad.setter
     def grad(self, value: Optional[float]) -> None:
         if self._p:
             raise GradcheckError("only leaves keep a .grad: set it on the Scalars you made")
-        self._g = None if value is None else float(value)
+        self._g = _NO_GRAD if value is None else float(value)
 
     @property
     def requires_grad(self) -> bool:
@@ -82,7 +102,7 @@ class Scalar:
         if self._p:
             raise GradcheckError("requires_grad can only be set on a leaf: use detach() for a copy")
         self._p = () if flag else None
-        self._g = None
+        self._g = _NO_GRAD
 
     is_leaf = property(lambda self: not self._p, doc="True unless recorded by an operation.")
 
@@ -97,7 +117,7 @@ class Scalar:
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``, like PyTorch's set_to_none)."""
         if not self._p:
-            self._g = None
+            self._g = _NO_GRAD
 
     def detach(self) -> "Scalar":
         """A Scalar with the same value, cut off from the graph."""
@@ -143,7 +163,7 @@ class Scalar:
 
     # ------------------------------------------------------------ in place: recorded, or on .data under no_grad
     def _inplace(self, op: str, other: Any) -> "Scalar":
-        if _engine._enabled and (self._p is not None or getattr(other, "_p", None) is not None):
+        if _recorder() is not None and (self._p is not None or getattr(other, "_p", None) is not None):
             if self._p == ():
                 raise GradcheckError("in-place update of a leaf Scalar that requires grad: "
                                      "do it under `with no_grad():` or on `.data`")
@@ -169,12 +189,22 @@ def _raw(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------- the tape and backward
-# Recorded operations in creation order (a topological order). backward walks it newest
-# first from the output, skipping nodes no gradient reached, then drops what it freed;
-# _compact (run by the garbage collector when the tape has grown) drops graphs nobody holds.
-_tape: list = []
-_record = _tape.append
-_state = {"limit": 100_000, "busy": False}
+# Recorded operations in creation order (a topological order), one list per thread:
+# ``engine.scalar_tape()``, appended to through its ``record`` (``engine.recorder()``),
+# which is also each operation's initial ``_g``: the mark of "this list's, not reached".
+# backward walks the list newest first from the output, skipping nodes no gradient
+# reached, then drops what it freed; _compact (run by the garbage collector when the tape
+# has grown) drops graphs nobody holds. Both touch only the calling thread's list.
+_CROSS_THREAD = ("backward() through a Scalar graph with operations that are not on this thread's "
+                 "tape (recorded in another thread?): differentiate a graph in the thread that "
+                 "built it (leaves may be shared between threads, intermediate results may not)")
+
+
+def __getattr__(name: str) -> Any:
+    """``_tape``: the calling thread's recorded operations (tests and debugging read it)."""
+    if name == "_tape":
+        return _scalar_tape()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _FreedGradient:
@@ -192,67 +222,97 @@ _DEAD = _FreedGradient()
 def _backward(root: Scalar, seed: float, retain_graph: bool) -> None:
     p = root._p
     if not p:  # a leaf
-        root._g = seed if root._g is None else root._g + seed
+        root._g = seed if root._g is None else root._g + seed  # _NO_GRAD + seed is seed
         return
     if p is _FREED:
         _DEAD + seed
-    tape = _tape
+    tape = _scalar_tape()  # this thread's, bound once
     end = len(tape) - 1
-    while tape[end] is not root:
+    while end >= 0 and tape[end] is not root:
         end -= 1
+    if end < 0:
+        raise GradcheckError(_CROSS_THREAD)
     segment = tape[:end + 1]
-    _state["busy"] = True
+    mark = tape.record
+    tape.busy = True
     try:
         root._g = seed
-        skipped = _sweep(segment, retain_graph)
+        skipped = _sweep(segment, retain_graph, mark)
         if not retain_graph:
             if skipped:
                 tape[:end + 1] = [node for node in segment if node._p is not _FREED]
             else:
                 del tape[:end + 1]
-    except BaseException:
+    except BaseException as error:
         for node in segment:
             if node._p is not _FREED:
-                node._g = None
+                node._g = mark
         tape[:end + 1] = [node for node in segment if node._p is not _FREED]
+        if isinstance(error, TypeError):  # ``ga + da * g`` met another list's mark
+            raise GradcheckError(_CROSS_THREAD) from None
         raise
     finally:
-        _state["busy"] = False
+        tape.busy = False
 
 
-def _sweep(segment: list, retain_graph: bool) -> int:
-    """The one reverse loop: ``parent._g += local * g``. Returns how many nodes it skipped."""
+def _sweep(segment: list, retain_graph: bool, mark: Any) -> int:
+    """The one reverse loop: ``parent._g += local * g``. Returns how many nodes it skipped.
+
+    ``mark`` is the ``_g`` of this list's operations no gradient has reached. An operation
+    recorded on another thread's list carries that list's mark, which has no ``+``: the
+    sweep raises TypeError on it (made an error naming the cause by _backward) rather
+    than leaving a gradient partial. Two copies of the loop, so neither tests
+    ``retain_graph`` per node.
+    """
     skipped = 0
-    freed, dead = (None, None) if retain_graph else (_FREED, _DEAD)
+    if retain_graph:
+        for node in reversed(segment):
+            g = node._g
+            if g is mark:  # not reached from the output
+                skipped += 1
+                continue
+            p = node._p
+            if len(p) == 4:
+                a, da, b, db = p
+                ga = a._g
+                a._g = da * g if ga is mark else ga + da * g
+                gb = b._g
+                b._g = db * g if gb is mark else gb + db * g
+            else:
+                a, da = p
+                ga = a._g
+                a._g = da * g if ga is mark else ga + da * g
+            node._g = mark
+        return skipped
+    freed, dead = _FREED, _DEAD
     for node in reversed(segment):
         g = node._g
-        if g is None:  # not reached from the output
+        if g is mark:
             skipped += 1
             continue
         p = node._p
         if len(p) == 4:
             a, da, b, db = p
             ga = a._g
-            a._g = da * g if ga is None else ga + da * g
+            a._g = da * g if ga is mark else ga + da * g
             gb = b._g
-            b._g = db * g if gb is None else gb + db * g
+            b._g = db * g if gb is mark else gb + db * g
         else:
             a, da = p
             ga = a._g
-            a._g = da * g if ga is None else ga + da * g
-        if freed is None:
-            node._g = None
-        else:
-            node._g = dead
-            node._p = freed
+            a._g = da * g if ga is mark else ga + da * g
+        node._g = dead
+        node._p = freed
     return skipped
 
 
 def _compact() -> None:
-    """Drop from the tape the operations nothing else refers to, newest (children) first."""
-    tape = _tape
+    """Drop from this thread's tape the operations nothing else refers to, newest
+    (children) first."""
+    tape = _scalar_tape()
     kept = []
-    for i in range(len(tape) - 1, -1, -1):
+    n = len(tape)
+    for i in range(n - 1, -1, -1):
         node = tape[i]
         if getrefcount(node) > 3:  # more than the tape, ``node`` and the argument
             kept.append(node)
@@ -260,20 +320,24 @@ def _compact() -> None:
             node._p = _FREED  # releases its parents, which may then go too
     node = None
     kept.reverse()
-    tape[:] = kept
-    _state["limit"] = max(100_000, 2 * len(kept))
+    tape[:n] = kept  # in place (the recorder is this list's append), and nothing appended since is lost
+    tape.limit = max(100_000, 2 * len(kept))
 
 
 def _on_gc(phase: str, info: dict) -> None:
-    if phase == "stop" and len(_tape) > _state["limit"] and not _state["busy"]:
-        _compact()
+    # Runs in the thread whose allocation started the collection: compacts that thread's tape.
+    # Reads the list without making one: a collection never sets a context variable.
+    if phase == "stop":
+        tape = _tape_var.get(None)
+        if tape is not None and len(tape) > tape.limit and not tape.busy:
+            _compact()
 
 
 gc.callbacks.append(_on_gc)
 
 
 # ---------------------------------------------------------------- operators generated from RULES
-install_operators(Scalar, _record)
+install_operators(Scalar)
 
 
 def _function(name: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import linecache
 import math
 from numbers import Real
-from typing import Any, Callable
+from typing import Any
 
 from gradcheck.tape import engine as _engine
 
@@ -63,6 +63,9 @@ _UNARY = {"__neg__": "neg", "exp": "exp", "log": "log", "sin": "sin", "cos": "co
 
 # ---------------------------------------------------------------- operators generated from RULES
 # The hot path inlines each rule's expressions: no per-node closure, lookup or call.
+# ``_recorder()`` is this thread's tape's append, or None under no_grad() (engine.py):
+# one context-variable read says whether to record and where. A recorded operation's
+# ``_g`` starts as that recorder, its tape's mark for "not reached" (scalar.py's backward).
 _BINARY_TEMPLATE = '''
 def _op{method}(self, other):
     res = _new(Scalar)
@@ -70,8 +73,8 @@ def _op{method}(self, other):
         a = self.data
         b = other.data
         res.data = out = {forward}
-        res._g = None
-        if _engine._enabled:
+        record = _recorder()
+        if record is not None:
             if self._p is not None:
                 if other._p is not None:
                     res._p = (self, {da}, other, {db})
@@ -80,11 +83,12 @@ def _op{method}(self, other):
             elif other._p is not None:
                 res._p = (other, {db})
             else:
-                res._p = None
+                res._p = res._g = None
                 return res
-            _record(res)
+            res._g = record
+            record(res)
         else:
-            res._p = None
+            res._p = res._g = None
         return res
     if not isinstance(other, _NUMBER):
         if not isinstance(other, Real):
@@ -93,12 +97,14 @@ def _op{method}(self, other):
     a = self.data
     b = other
     res.data = out = {forward}
-    res._g = None
-    if self._p is not None and _engine._enabled:
-        res._p = (self, {da})
-        _record(res)
-    else:
-        res._p = None
+    if self._p is not None:
+        record = _recorder()
+        if record is not None:
+            res._p = (self, {da})
+            res._g = record
+            record(res)
+            return res
+    res._p = res._g = None
     return res
 
 
@@ -111,12 +117,14 @@ def _op{reflected}(self, other):
     b = self.data
     res = _new(Scalar)
     res.data = out = {forward}
-    res._g = None
-    if self._p is not None and _engine._enabled:
-        res._p = (self, {db})
-        _record(res)
-    else:
-        res._p = None
+    if self._p is not None:
+        record = _recorder()
+        if record is not None:
+            res._p = (self, {db})
+            res._g = record
+            record(res)
+            return res
+    res._p = res._g = None
     return res
 '''
 
@@ -125,17 +133,19 @@ def _op_{method}(self):
     a = self.data
     res = _new(Scalar)
     res.data = out = {forward}
-    res._g = None
-    if self._p is not None and _engine._enabled:
-        res._p = (self, {da})
-        _record(res)
-    else:
-        res._p = None
+    if self._p is not None:
+        record = _recorder()
+        if record is not None:
+            res._p = (self, {da})
+            res._g = record
+            record(res)
+            return res
+    res._p = res._g = None
     return res
 '''
 
 
-def _generate(scalar: type, record: Callable[[Any], None]) -> dict[str, Any]:
+def _generate(scalar: type) -> dict[str, Any]:
     """Compile the operators from the table, under a file name tracebacks can show."""
     parts = []
     for method, rule in _BINARY.items():
@@ -149,7 +159,7 @@ def _generate(scalar: type, record: Callable[[Any], None]) -> dict[str, Any]:
     filename = "<gradcheck.tape.scalar generated operators>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {
-        "Scalar": scalar, "_new": object.__new__, "_engine": _engine, "_record": record,
+        "Scalar": scalar, "_new": object.__new__, "_recorder": _engine.recorder,
         "_NUMBER": _NUMBER, "Real": Real, "_pow": _pow, "nan": math.nan,
         "exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos,
         "tanh": math.tanh, "cosh": math.cosh,
@@ -158,10 +168,10 @@ def _generate(scalar: type, record: Callable[[Any], None]) -> dict[str, Any]:
     return namespace
 
 
-def install_operators(scalar: type, record: Callable[[Any], None]) -> None:
-    """Set the generated operators and methods on ``scalar`` (the Scalar class); ``record``
-    appends a recorded operation to its tape."""
-    generated = _generate(scalar, record)
+def install_operators(scalar: type) -> None:
+    """Set the generated operators and methods on ``scalar`` (the Scalar class); they record
+    on the calling thread's tape (``engine.recorder()``)."""
+    generated = _generate(scalar)
     for method in _BINARY:
         for name in (method, "__r" + method[2:]):
             function = generated["_op" + name]

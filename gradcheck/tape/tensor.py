@@ -16,6 +16,7 @@ import numpy as np
 from gradcheck.errors import GradcheckError, InputError, UnsupportedOperation
 from gradcheck.tape import engine as _engine
 from gradcheck.tape.engine import Node
+from gradcheck.tape.engine import is_strict as _is_strict, recorder as _recorder  # this thread's modes
 from gradcheck.tape.primitives import PRIMITIVES, Primitive
 
 __all__ = ["Tensor", "apply", "install_numpy_dispatch"]
@@ -52,7 +53,7 @@ def apply(prim: Primitive, *inputs: Any, **params: Any) -> "Tensor":
         data = np.asarray(data)
     out = Tensor.__new__(Tensor)
     out.data, out.grad, out.name = data, None, None
-    if record and _engine._enabled:
+    if record and _recorder() is not None:
         out.requires_grad = True
         out._node = Node(prim, tuple(parents), tuple(args), params, data)
     else:
@@ -197,7 +198,7 @@ class Tensor:
 
     # ------------------------------------------------------------ conversions
     def _leave_tape(self, how: str) -> None:
-        if _engine._strict and self.requires_grad:
+        if self.requires_grad and _is_strict():
             raise UnsupportedOperation(
                 f"{how} of a traced tensor: its value leaves the tape and the gradient through "
                 "it is lost (use np.exp rather than math.exp, keep values as tensors)")
@@ -274,7 +275,7 @@ class Tensor:
     # In-place updates rebind ``data`` rather than mutate it, so arrays a recorded
     # graph still holds stay valid; the leaf keeps its identity and its dtype.
     def _inplace(self, prim: Primitive, other: Any) -> "Tensor":
-        if _engine._enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
+        if _recorder() is not None and (self.requires_grad or getattr(other, "requires_grad", False)):
             if self.requires_grad and self._node is None:
                 raise GradcheckError(
                     "in-place update of a leaf tensor that requires grad: "
