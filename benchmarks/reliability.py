@@ -180,17 +180,26 @@ def _hostile(tally: Tally, marker: Path) -> None:
             tally.problems.append(f"hostile {text[:40]!r} was accepted")
 
 
-def _pathological(tally: Tally) -> None:
+def _pathological(tally: Tally) -> list[list[Any]]:
     import gradcheck
+    rows = []
     for text in pathological():
         start = time.perf_counter()
         out = tally.time(f"pathological {text[:40]!r}", lambda: gradcheck.check(text, timeout=BUDGET))
-        if time.perf_counter() - start > BUDGET * SLACK:
+        seconds = time.perf_counter() - start
+        shown = text if len(text) <= 48 else f"{text[:30]}... ({len(text):,} characters)"
+        if isinstance(out, gradcheck.Report):
+            rows.append([shown, f"{seconds:.2f} s", ", ".join(out.sources),
+                         "; ".join(f"{k}: {v}" for k, v in out.skipped.items())[:90] or "-"])
+        else:
+            rows.append([shown, f"{seconds:.2f} s", "refused", str(out)[:90]])
+        if seconds > BUDGET * SLACK:
             tally.hangs += 1
             tally.problems.append(f"pathological {text[:40]!r} took {time.perf_counter() - start:.1f} s")
         if isinstance(out, gradcheck.Report) and any(p.status == "mismatch" for pt in out.points for p in pt.params):
             tally.false_alarms += 1
             tally.problems.append(f"pathological {text[:40]!r}: a mismatch without a claim")
+    return rows
 
 
 def _edges(tally: Tally) -> None:
@@ -262,7 +271,7 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
         marker = Path(tmp) / "executed"
         tracemalloc.start()
         _hostile(tally, marker)
-        _pathological(tally)
+        slow = _pathological(tally)
         _edges(tally)
         _models(tally)
         differ = _threads(tally, 40 if quick else 400)
@@ -278,6 +287,8 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
             ["worst time of one input", f"{tally.worst[0]:.2f} s ({tally.worst[1]})"],
             ["peak traced memory", f"{peak / 2**20:.0f} MiB"]]
     report.table(result, "Every input family at once", ["figure", "value"], rows)
+    report.table(result, f"Pathological but valid expressions (timeout={BUDGET:g} s each)",
+                 ["expression", "seconds", "sources that answered", "skipped, and why"], slow)
     clean = not (executed or tally.tracebacks or tally.hangs or tally.false_alarms or tally.misses or differ)
     report.bar(result, "no code executed, no traceback, no hang past the budget, no false alarm, no miss",
                clean, f"{tally.tried} inputs; executed {executed}, tracebacks {tally.tracebacks}, "

@@ -199,6 +199,6 @@ def trace_html(rec: Recording) -> str:
             rows.append(head + tail)
     parts.append(_table(["node", "value", "incoming dL/dnode", "to input", "local gradient",
                          "product"], rows))
-    grads = [[_code(f"dL/d{p}"), "", escape(format_value(rec.grads[p]))] for p in rec.params]
-    parts += ["<div><b>gradients</b></div>", _table(["parameter", "", "dL/dparameter"], grads), "</div>"]
+    grads = [[_code(f"dL/d{p}"), escape(format_value(rec.grads[p]))] for p in rec.params]
+    parts += ["<div><b>gradients</b></div>", _table(["gradient", "value"], grads), "</div>"]
     return "\n".join(parts)
