@@ -130,7 +130,8 @@ def _trace(problem: Problem) -> tuple[sympy.Expr, dict[str, Any]]:
     if problem.is_expression:
         return problem.model.to_sympy(), leaves
     try:
-        out = problem.call({}, **leaves)
+        with np.errstate(all="ignore"):  # object arrays of SymPy values warn like floats
+            out = problem.call({}, **leaves)
         return as_expression(out, problem.reduce), leaves
     except Exception as error:  # the user's code met a symbolic value it cannot handle
         raise UnsupportedOperation(explain_failure(error, problem.model.function)) from None
