@@ -9,6 +9,7 @@ from .budget import DEFAULT_TIMEOUT, Budget
 from .defaults import DEFAULT_ATOL, DEFAULT_POINTS, DEFAULT_RTOL, DEFAULT_SEED
 from .errors import InputError
 from .points import check_points
+from .precision import dtype as resolve_dtype
 from .problem import make_problem
 from .report import Report
 from .sources import prepare_claims
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
         projections: int | None
         symbolic_limit: int
         timeout: float | None
+        dtype: DType
 
     class GradOptions(TypedDict, total=False):
         """check_grad's ``**options``: check's keywords but the claim and the point."""
@@ -51,12 +53,14 @@ if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
         projections: int | None
         symbolic_limit: int
         timeout: float | None
+        dtype: DType
 
 __all__ = ["check", "check_grad", "assert_gradients", "GradientMismatch", "DEFAULT_RTOL",
-           "DEFAULT_ATOL", "Method", "Reduce", "Model", "Claim"]
+           "DEFAULT_ATOL", "Method", "Reduce", "DType", "Model", "Claim"]
 
 Method = Literal["auto", "central", "richardson", "complex"]
 Reduce = Literal["sum", "mean"]
+DType = Literal["float64", "float32", "float16", "bfloat16"]
 # What can be checked: text, a SymPy expression, or a Python function of named arguments.
 Model = Union[str, "sympy.Basic", Callable[..., Any]]
 # A claimed gradient per parameter (text, callable or value), or one gradient function.
@@ -83,7 +87,7 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
           seed: int = DEFAULT_SEED, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
           method: Method = "auto", inputs: Sequence[str] | None = None, per_element: bool = False,
           projections: int | None = None, symbolic_limit: int = SYMBOLIC_LIMIT,
-          timeout: float | None = DEFAULT_TIMEOUT) -> Report:
+          timeout: float | None = DEFAULT_TIMEOUT, dtype: DType = "float64") -> Report:
     """Compute every partial derivative symbolically, on the tape and numerically; compare.
 
     Args:
@@ -111,6 +115,10 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
         timeout: seconds the check may take (None: no limit). SymPy gets half of it; a
             source that cannot finish is skipped with the reason, points left unchecked
             are named in the notes, and the check answers with what finished.
+        dtype: what the user's code runs in: the tape and callable (or value) claims run
+            in float32, float16 or bfloat16 (ml_dtypes), the reference stays exact, and
+            the allowed difference is a rounding bound in that dtype ("within float32
+            rounding (3 ulps)", or "wrong: n times the rounding bound").
 
     Raises:
         ExpressionError: the text was refused by the parser.
@@ -122,13 +130,14 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     (True, 'x**2')
     """
     budget = Budget(timeout)
+    dt = resolve_dtype(dtype)
     check_options(rtol, atol, method)
     seed = _check_seed(seed)
     problem = make_problem(expression, wrt, at, data, reduce, inputs)
     count = check_points(points)
-    claims = prepare_claims(claimed, problem)
+    claims = prepare_claims(claimed, problem, dt)
     return run_check(problem, claims, count, seed, rtol, atol, method, per_element, projections,
-                     symbolic_limit, budget)
+                     symbolic_limit, budget, dt)
 
 
 def check_grad(function: Callable[..., Any], grad_function: Callable[..., Any],

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .values import unwrap
 from .errors import InputError
 from .parse import CONSTANTS, SyntaxTree, parse_tree, to_sympy
 from .tape.primitives import PRIMITIVES
@@ -117,6 +118,11 @@ class Expression:
         return self.tree.constants
 
     @property
+    def size(self) -> int:
+        """Operations in the tree (its nodes)."""
+        return len(_postorder(self.tree.body))
+
+    @property
     def analytic(self) -> bool:
         """No kinks or jumps anywhere: complex-step differentiation is valid."""
         return not any(isinstance(n, ast.Call) and n.func.id in KINKED_FUNCTIONS
@@ -210,7 +216,7 @@ class Expression:
 
 
 def _pick(value: Any, where: tuple) -> float:
-    array = np.asarray(getattr(value, "data", value))
+    array = np.asarray(unwrap(value))
     return float(array[where[-array.ndim:]] if array.ndim else array) if where else float(array)
 
 

@@ -21,6 +21,7 @@ from .compare import ROUNDING_ULPS, Estimate
 from .errors import GradcheckError, InputError
 from .numeric import METHODS, NumericDerivative
 from .points import KINK_MARGIN, choose_points
+from .precision import SLIP, explainer, rounding_bound
 from .problem import Problem
 from .report import ParamResult, PointResult, Report
 from .sources import Claims, claimed_gradient, refine_claim, tape_gradient
@@ -57,6 +58,7 @@ class _Run:
     atol: float
     per_element: bool
     skipped: dict[str, str] = field(default_factory=dict)
+    dtype: np.dtype = np.dtype(np.float64)  # of the user's code: the tape, callable claims
 
 
 def _plan(problem: Problem, projections: int | None, rng: np.random.Generator
@@ -95,7 +97,7 @@ def _tape(run: _Run, point: Mapping[str, Any]) -> np.ndarray | None:
     if "tape" in run.skipped:
         return None
     try:
-        return tape_gradient(run.problem, point)
+        return tape_gradient(run.problem, point, run.dtype)
     except GradcheckError as error:
         run.skipped["tape"] = str(error)
         return None
@@ -144,6 +146,7 @@ class _Exact:
     claimed: dict[str, np.ndarray] = field(default_factory=dict)
     kinks: dict[int, str] = field(default_factory=dict)
     refined: Callable[[], np.ndarray] | None = None
+    operations: float = 0.0  # on the tape's path, for a low-precision rounding bound
     # text claims: their high-precision value, and the size of the terms they add up
     claim_refiners: dict[str, Callable[[], float]] = field(default_factory=dict)
     claim_magnitudes: dict[str, float] = field(default_factory=dict)
@@ -160,7 +163,11 @@ class _Exact:
 
 
 def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, refine_claim,
-               claim_magnitude: float = 0.0) -> dict[str, Estimate]:
+               claim_magnitude: float = 0.0, low: tuple[np.dtype, float, bool] | None = None
+               ) -> tuple[dict[str, Estimate], float]:
+    """Every source's estimate of one element, and the size of its terms. ``low``: the
+    dtype the user's code ran in, the operations on its path, and whether the claim is
+    theirs (a callable or values, not text), for rounding bounds in that dtype."""
     exact = [abs(v[i]) for v in (sym, tape) if v is not None]
     sizes = ([abs(mag[i])] if mag is not None else []) + (exact or [abs(num.value[i])])
     scale = max((x for x in sizes if np.isfinite(x)), default=0.0)  # a NaN must not poison it
@@ -175,7 +182,13 @@ def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, re
         size = max(scale, claim_magnitude) if math.isfinite(claim_magnitude) else scale
         out["claimed"] = Estimate(float(claim[i]), ROUNDING_ULPS * EPS * size, refine_claim,
                                   magnitude=size)
-    return out
+    if low is not None:
+        dt, operations, claim_is_theirs = low
+        bound = rounding_bound(operations, scale, dt)
+        for source in ("tape",) + (("claimed",) if claim_is_theirs else ()):
+            if source in out:
+                out[source].uncertainty = max(out[source].uncertainty, bound)
+    return out, scale
 
 
 def _kink(run: _Run, exact: _Exact, elements: range, num: NumericDerivative, i: int) -> str | None:
@@ -200,10 +213,18 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
             elements = range(element, element + 1)
         else:
             label, refine, elements = i, None, range(where.start, where.stop)
-        checks.append(Check(label, _estimates(i, sym, mag, tape, claim, num, refine,
-                                              exact.claim_refiners.get(p) if u is None else None,
-                                              exact.claim_magnitudes.get(p, 0.0)),
-                            float(num.error[i]), _kink(run, exact, elements, num, i)))
+        low = None
+        if run.dtype != np.float64:
+            low = (run.dtype, exact.operations or 1.0, p not in run.claims.texts)
+        estimates, scale = _estimates(i, sym, mag, tape, claim, num, refine,
+                                      exact.claim_refiners.get(p) if u is None else None,
+                                      exact.claim_magnitudes.get(p, 0.0), low)
+        explain = None
+        if low is not None:
+            lows = ("tape",) + (("claimed",) if low[2] else ())
+            explain = explainer(estimates, run.dtype, lows, scale)
+        checks.append(Check(label, estimates, float(num.error[i]),
+                            _kink(run, exact, elements, num, i), explain))
     return summarise(p, shape, checks, run.rtol, run.atol, undefined, run.per_element,
                      None if u is None else len(u))
 
@@ -211,9 +232,12 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
 def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
     """The exact sources at one point, and the rounding noise of one evaluation of f."""
     problem = run.problem
-    exact, noise = _Exact(tape=_tape(run, point)), None
+    exact, noise = _Exact(), None
+    taped = _tape(run, point)
+    if taped is not None:
+        exact.tape, exact.operations = taped
     if run.claims:
-        exact.claimed = claimed_gradient(run.claims, problem, point)
+        exact.claimed = claimed_gradient(run.claims, problem, point, run.dtype)
         exact.claim_refiners = {p: (lambda p=p: refine_claim(run.claims, p, problem, point))
                                 for p in run.claims.texts}
         exact.claim_magnitudes = {p: _claim_magnitude(run.claims.texts[p], problem, point)
@@ -293,7 +317,7 @@ def _symbolic(problem: Problem, limit: int, skipped: dict[str, str], budget: Bud
 
 def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: float, atol: float,
               method: str, per_element: bool, projections: int | None, symbolic_limit: int,
-              budget: Budget) -> Report:
+              budget: Budget, dt: np.dtype = np.dtype(np.float64)) -> Report:
     """Every source at ``count`` points, compared and summarised in one Report; points
     left when the budget runs out are not checked, and the report says so."""
     if method == "complex" and problem.is_expression and not problem.model.analytic:
@@ -304,10 +328,10 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
     skipped: dict[str, str] = {}
     symbolic = _symbolic(problem, symbolic_limit, skipped, budget)
     run = _Run(problem, symbolic, claims, directions, finite.choose_method(method, checks, problem),
-               rtol, atol, per_element, skipped)
+               rtol, atol, per_element, skipped, np.dtype(dt))
     usable = None
     if symbolic is not None:
-        usable = lambda point: symbolic.usable(symbolic.arguments(problem, point), KINK_MARGIN)  # noqa: E731
+        usable = lambda point: _usable(run, symbolic.arguments(problem, point))  # noqa: E731
     chosen, notes = choose_points(problem, count, seed, usable)
     results = []
     for point in chosen:
@@ -317,6 +341,18 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
             break
         results.append(_check_point(run, point))
     return _report(run, results, list(problem.notes) + notes, count, seed, method, budget)
+
+
+def _usable(run: _Run, arguments: dict[str, Any]) -> bool:
+    """A seeded point tests something: finite gradient, away from kinks, and (for code in
+    a low-precision dtype) where that dtype's rounding could not hide a SLIP."""
+    if not run.symbolic.usable(arguments, KINK_MARGIN):
+        return False
+    if run.dtype == np.float64:
+        return True
+    grad, magnitude, _ = run.symbolic.evaluate(arguments)
+    operations = run.problem.model.size if run.problem.is_expression else 16
+    return bool(np.all(rounding_bound(operations, magnitude, run.dtype) <= SLIP / 4 * np.abs(grad)))
 
 
 def _report(run: _Run, results: list[PointResult], notes: list[str], count: int, seed: int,
@@ -329,7 +365,8 @@ def _report(run: _Run, results: list[PointResult], notes: list[str], count: int,
                 "inputs": list(problem.inputs), "data": list(problem.data),
                 "model": "expression" if problem.is_expression else "function",
                 "numeric_method": run.method, "per_element": run.per_element,
-                "given": list(problem.given), "timeout": budget.timeout}
+                "given": list(problem.given), "timeout": budget.timeout,
+                "dtype": str(run.dtype)}
     # arrays the points do not hold: data columns and array values given in at
     values = {n: v for n, v in {**problem.fixed, **problem.pinned}.items() if np.ndim(v) > 0}
     return Report(problem.text, list(problem.wrt), _derivatives(run), results, sources,

@@ -22,6 +22,7 @@ import numpy as np
 from .errors import InputError
 from .expression import Expression
 from .model import FunctionModel, as_model
+from .values import unwrap
 
 __all__ = ["Problem", "make_problem", "resolve_wrt", "REDUCTIONS", "CONSTANT_NAMES"]
 
@@ -111,7 +112,7 @@ class Problem:
 
     def reduced(self, out: Any) -> Any:
         """An output reduced to the loss by ``reduce`` (complex stays complex)."""
-        out = np.asarray(getattr(out, "data", out))  # a tape Tensor made inside f: its value
+        out = np.asarray(unwrap(out))  # a tape Tensor made inside f: its value
         return (out.sum() if self.reduce == "sum" else out.mean()).item()
 
     def value(self, point: Mapping[str, Any], **overrides: Any) -> Any:
@@ -192,7 +193,7 @@ def _as_float(name: str, value: Any) -> float:
 
 def _parameter_value(name: str, value: Any) -> np.ndarray:
     try:
-        array = np.array(getattr(value, "data", value), dtype=float)
+        array = np.array(unwrap(value), dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"value of parameter {name!r} must be a number or an array of numbers, "
                          f"got {type(value).__name__}") from None

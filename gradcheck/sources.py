@@ -14,6 +14,8 @@ from .errors import GradcheckError, InputError, UnsupportedOperation
 from .expression import Expression
 from .lambdify import HighPrecision
 from .model import explain_failure
+from .values import unwrap
+from .precision import cast, tape_operations
 from .problem import Problem
 
 __all__ = ["Claims", "prepare_claims", "tape_gradient", "claimed_gradient", "call_by_name"]
@@ -21,26 +23,38 @@ __all__ = ["Claims", "prepare_claims", "tape_gradient", "claimed_gradient", "cal
 _MISSING = "the claimed gradient asks for {names}, which the {what} does not have"
 
 
-def tape_gradient(problem: Problem, point: Mapping[str, Any]) -> np.ndarray:
-    """Run the model on tape tensors (float64) and one backward sweep; the flat gradient.
+def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float64
+                  ) -> tuple[np.ndarray, float]:
+    """Run the model on tape tensors in dtype ``dt`` (its float inputs and data too) and
+    one backward sweep: the flat gradient (float64), and the number of operations on the
+    recorded path (what a low-precision rounding bound scales with).
 
     Anything the tape cannot follow, a value leaving it included (``math.exp(w)``,
     ``float(w)``), raises UnsupportedOperation naming the operation and the line.
     """
     from .tape import Tensor, enable_grad, strict
+    from .tape.engine import reachable_nodes
 
-    leaves = {p: Tensor(point[p], requires_grad=True, name=p) for p in problem.wrt}
+    low = np.dtype(dt) != np.float64
+    leaves = {p: Tensor(cast(np.asarray(point[p], dtype=float), dt) if low else point[p],
+                        requires_grad=True, name=p) for p in problem.wrt}
+    others = {n: cast(v, dt) for n, v in {**problem.fixed, **point}.items()
+              if n not in leaves} if low else {}
+    operations = 0.0
     try:
         with enable_grad(), strict(), np.errstate(all="ignore"):
-            out = problem.call(point, **leaves)
+            out = problem.call(point, **others, **leaves)
             if isinstance(out, Tensor) and out.requires_grad:
-                (out.sum() if problem.reduce == "sum" else out.mean()).backward()
+                loss = out.sum() if problem.reduce == "sum" else out.mean()
+                operations = tape_operations(reachable_nodes(loss._node)) if low else 0.0
+                loss.backward()
     except Exception as error:  # the user's code met a tape value it cannot handle
         function = getattr(problem.model, "function", None)
         raise UnsupportedOperation(explain_failure(error, function) if function
                                    else str(error)) from None
-    return problem.flatten({p: t.grad if t.grad is not None else np.zeros(t.shape)
-                            for p, t in leaves.items()})
+    grads = {p: np.asarray(t.grad, dtype=float) if t.grad is not None else np.zeros(t.shape)
+             for p, t in leaves.items()}
+    return problem.flatten(grads), operations
 
 
 def call_by_name(function: Callable[..., Any], arguments: Mapping[str, Any],
@@ -77,7 +91,10 @@ class Claims:
         return wrt if self.whole is not None else tuple(p for p in wrt if p in self.each)
 
 
-def prepare_claims(claimed: Any, problem: Problem) -> Claims:
+def prepare_claims(claimed: Any, problem: Problem, dt: Any = np.float64) -> Claims:
+    """The user's claims checked against the problem. A number is exact text in float64
+    (refinable at 50 digits); checking low-precision code it is a value that code
+    computed (``w.grad.item()``), judged against that dtype's rounding."""
     if claimed is None:
         return Claims(None, {}, {}, {})
     if callable(claimed):
@@ -91,7 +108,8 @@ def prepare_claims(claimed: Any, problem: Problem) -> Claims:
         if name not in problem.wrt:
             raise InputError(f"claimed gradient for {name!r}, which is not a parameter "
                              f"(parameters: {', '.join(problem.wrt)})")
-        if isinstance(claim, (int, float)) and not isinstance(claim, bool) and problem.is_expression:
+        number = isinstance(claim, (int, float)) and not isinstance(claim, bool)
+        if number and problem.is_expression and np.dtype(dt) == np.float64:
             claim = repr(float(claim))
         if isinstance(claim, str):
             expression = Expression.parse(claim, [n for n in names if n in ("e", "E", "pi", "π")])
@@ -103,7 +121,7 @@ def prepare_claims(claimed: Any, problem: Problem) -> Claims:
                 raise InputError(f"claimed gradient for {name!r} is text, but {name!r} is an "
                                  "array parameter; give an array or a function")
             texts[name] = expression
-        elif not callable(claim) and problem.is_expression:
+        elif not callable(claim) and not number and problem.is_expression:
             raise InputError(f"claimed gradient for {name!r} must be text or a callable, "
                              f"got {type(claim).__name__}")
         each[name] = claim
@@ -132,7 +150,7 @@ def _as_mapping(raw: Any, wrt: tuple[str, ...]) -> dict[str, Any]:
 
 def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
     shape = problem.shapes[name]
-    raw = np.asarray(getattr(value, "data", value))
+    raw = np.asarray(unwrap(value))
     if np.iscomplexobj(raw) and np.any(raw.imag != 0):
         raise InputError(f"claimed gradient for {name!r} is complex; give real values")
     try:
@@ -150,23 +168,26 @@ def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
     return array
 
 
-def claimed_gradient(claims: Claims, problem: Problem, point: Mapping[str, Any]
-                     ) -> dict[str, np.ndarray]:
-    """The user's gradient at ``point``, per claimed parameter, in its shape."""
+def claimed_gradient(claims: Claims, problem: Problem, point: Mapping[str, Any],
+                     dt: Any = np.float64) -> dict[str, np.ndarray]:
+    """The user's gradient at ``point``, per claimed parameter, in its shape; a callable
+    claim gets its float arguments in dtype ``dt`` (a text claim stays exact)."""
     arguments = {**{n: copy.copy(v) for n, v in problem.fixed.items()}, **point}
+    low = np.dtype(dt) != np.float64
+    called = {n: cast(v, dt) for n, v in arguments.items()} if low else arguments
     what = "expression" if problem.is_expression else "function"
     missing = _MISSING.replace("{what}", what)
     try:
         with np.errstate(all="ignore"):
             if claims.whole is not None:
-                raw = _as_mapping(call_by_name(claims.whole, arguments, missing), problem.wrt)
+                raw = _as_mapping(call_by_name(claims.whole, called, missing), problem.wrt)
             else:
                 raw = {}
                 for name, claim in claims.each.items():
                     if name in claims.texts:
                         raw[name] = claims.texts[name].evaluate(arguments)
                     elif callable(claim):
-                        raw[name] = call_by_name(claim, arguments, missing)
+                        raw[name] = call_by_name(claim, called, missing)
                     else:
                         raw[name] = claim
     except GradcheckError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .compare import Estimate, Verdict, classify
 from .report import ParamResult
@@ -24,6 +24,7 @@ class Check:
     estimates: dict[str, Estimate]
     numeric_error: float
     kink: str | None = None
+    explain: Callable[[Verdict], str | None] | None = None  # a note on the verdict (dtype)
 
 
 def _key(verdict: Verdict) -> tuple[int, float]:
@@ -76,6 +77,8 @@ def summarise(name: str, shape: tuple[int, ...], checks: Sequence[Check], rtol: 
         numeric=values.get("numeric"), numeric_error=float(checks[worst].numeric_error),
         claimed=values.get("claimed"), culprit=verdict.culprit, rel_error=verdict.rel_error,
         message=verdict.message, high_precision=verdict.refined)
+    note = checks[worst].explain(verdict) if checks[worst].explain else None
+    result.message = "; ".join(filter(None, [verdict.message, note])) or None
     if shape == () and projection is None:
         return result
     rels = [v.rel_error for v in verdicts if v.rel_error is not None]
@@ -85,7 +88,7 @@ def summarise(name: str, shape: tuple[int, ...], checks: Sequence[Check], rtol: 
     result.max_abs_error = max(_spread(_values(c, v)) for c, v in zip(checks, verdicts))
     result.max_rel_error = max(rels) if rels else None
     result.mismatches = sum(v.status == "mismatch" for v in verdicts)
-    result.message = _message(name, checks, verdicts, worst, unit)
+    result.message = "; ".join(filter(None, [_message(name, checks, verdicts, worst, unit), note])) or None
     if per_element:
         result.per_element = [_entry(c, v) for c, v in zip(checks, verdicts)]
     return result
