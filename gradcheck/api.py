@@ -132,6 +132,8 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     budget = Budget(timeout)
     dt = resolve_dtype(dtype)
     check_options(rtol, atol, method)
+    if not isinstance(per_element, bool):
+        raise InputError(f"per_element must be True or False, got {per_element!r}")
     seed = _check_seed(seed)
     problem = make_problem(expression, wrt, at, data, reduce, inputs)
     count = check_points(points)

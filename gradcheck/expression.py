@@ -173,8 +173,9 @@ class Expression:
                 at = ", ".join(f"{n}={_pick(values[n], where):.6g}" for n in used)
                 segment = (ast.get_source_segment(self.tree.text.strip().replace("^", "**"), node)
                            if self.exact is None else None) or ast.unparse(node)
-                return (f"{' '.join(segment.split())} is {array[where]} at {at} "
-                        "(outside its domain or overflowing)")
+                why = ("a negative number to a non-integer power is not real"
+                       if _negative_power(node, results) else "outside its domain or overflowing")
+                return f"{' '.join(segment.split())} is {array[where]} at {at} ({why})"
         return None
 
     # ------------------------------------------------------------------ the walk
@@ -213,6 +214,15 @@ class Expression:
         if primitive == "dirac_delta":
             args = args[:1]  # the derivative order is not an operand (only 0 reaches here)
         return _apply(primitive, args)
+
+
+def _negative_power(node: ast.AST, results: dict[int, Any]) -> bool:
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)):
+        return False
+    base = np.asarray(unwrap(results[id(node.left)]), dtype=float)
+    exponent = np.asarray(unwrap(results[id(node.right)]), dtype=float)
+    with np.errstate(all="ignore"):
+        return bool(np.any((base < 0) & (exponent != np.round(exponent))))
 
 
 def _pick(value: Any, where: tuple) -> float:

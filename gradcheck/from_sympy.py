@@ -86,6 +86,9 @@ def tree_from_sympy(expr: sympy.Basic) -> tuple[SyntaxTree, sympy.Expr]:
         if isinstance(node, sympy.Symbol):
             if node.name.startswith("_") or not node.name.isidentifier():
                 raise ExpressionError(f"symbol name {node.name!r} is not allowed")
+            if node.name in names:  # Symbol("x") and Symbol("x", positive=True) differ
+                raise ExpressionError(f"two different SymPy symbols are both named "
+                                      f"{node.name!r}; give them different names")
             names.add(node.name)
             built[node] = ast.Name(node.name, ast.Load())
         elif node.is_Atom:

@@ -120,8 +120,11 @@ def _estimate(x, fm, noise, method):
     if method == "complex":
         h = _complex_step(x)
         value = fm[:, 0].imag / h
-        # Im f(x + ih) = h f'(x) is tiny: below the subnormal floor it underflows
-        return value, EVAL_ULPS * EPS * np.abs(value) + NOISE_FLOOR / h
+        # Im f(x + ih) = h f'(x) is tiny: below the subnormal floor it underflows; and the
+        # imaginary parts of terms that cancel ((1+x)**2 - x**2 - 2x at 1e8) round like
+        # f's own terms, whose noise over the variable's scale bounds the derivative's
+        return value, (EVAL_ULPS * EPS * np.abs(value) + NOISE_FLOOR / h
+                       + noise / np.maximum(1.0, np.abs(x)))
     if method == "central":
         h = _pow2(np.cbrt(EPS) * scale)
         d1 = (fm[:, 0] - fm[:, 1]) / (2 * h)

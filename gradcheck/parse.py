@@ -302,7 +302,7 @@ class _Converter:
     def _name(self, node: ast.Name) -> sympy.Expr:
         name = node.id
         self._check_not_private(name, node)
-        if name in CONSTANTS and not self.source.body.isascii():
+        if not self.source.body.isascii():  # ｘ and x, µ and μ: one name, two spellings
             self._check_spelling(name, node)
         if name in self.constants:
             return self.constants[name]
@@ -311,8 +311,8 @@ class _Converter:
         return symbol(name)
 
     def _check_spelling(self, name: str, node: ast.AST) -> None:
-        # Python normalises names (NFKC): "ℯ" is read as e and "ϖ" as π; refuse such
-        # look-alikes rather than let them turn into a constant unnoticed.
+        # Python normalises names (NFKC): "ℯ" is read as e, "ϖ" as π, "ｘ" as x; refuse
+        # such spellings rather than let two look-alikes become one name unnoticed.
         spelled = self.source.spelling(node)
         if spelled is not None and spelled != name:
             raise self._refuse(f"name '{spelled}' would be read as '{name}'; write {name}", node)

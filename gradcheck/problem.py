@@ -112,7 +112,12 @@ class Problem:
 
     def reduced(self, out: Any) -> Any:
         """An output reduced to the loss by ``reduce`` (complex stays complex)."""
+        if isinstance(out, (list, tuple)):
+            out = [unwrap(o) for o in out]
         out = np.asarray(unwrap(out))  # a tape Tensor made inside f: its value
+        if out.dtype.kind not in "biufc" or out.size == 0:
+            raise InputError(f"{self.text} returned {_shown(out)}; return a number or an "
+                             "array of numbers")
         return (out.sum() if self.reduce == "sum" else out.mean()).item()
 
     def value(self, point: Mapping[str, Any], **overrides: Any) -> Any:
@@ -184,7 +189,17 @@ def resolve_wrt(wrt: Sequence[str] | str | None, names: Sequence[str], columns: 
     return tuple(wrt)
 
 
+def _shown(out: np.ndarray) -> str:
+    if out.size == 0:
+        return "an empty array"
+    if out.ndim == 0:
+        return f"{type(out.item()).__name__} {str(out.item())[:30]!r}"
+    return f"an array of {out.dtype} values"
+
+
 def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, (str, bytes)):  # "1" is text, not a number: say so
+        raise InputError(f"value of {name!r} must be a number, got {value!r}")
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):

@@ -44,6 +44,11 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
     try:
         with enable_grad(), strict(), np.errstate(all="ignore"):
             out = problem.call(point, **others, **leaves)
+            if isinstance(out, (list, tuple)):  # [loss1, loss2]: their sum, as the value is
+                parts = [o if isinstance(o, Tensor) else Tensor(np.asarray(o, dtype=float)) for o in out]
+                count = sum(int(np.size(o.data)) for o in parts)
+                out = sum((o.sum() for o in parts), Tensor(0.0))
+                out = out if problem.reduce == "sum" else out / max(count, 1)
             if isinstance(out, Tensor) and out.requires_grad:
                 loss = out.sum() if problem.reduce == "sum" else out.mean()
                 operations = tape_operations(reachable_nodes(loss._node)) if low else 0.0
@@ -150,6 +155,9 @@ def _as_mapping(raw: Any, wrt: tuple[str, ...]) -> dict[str, Any]:
 
 def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
     shape = problem.shapes[name]
+    if value is None:
+        raise InputError(f"the claimed gradient for {name!r} is None; return its value "
+                         f"(an array of shape {shape})")
     raw = np.asarray(unwrap(value))
     if np.iscomplexobj(raw) and np.any(raw.imag != 0):
         raise InputError(f"claimed gradient for {name!r} is complex; give real values")
@@ -158,7 +166,8 @@ def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
     except (TypeError, ValueError):
         raise InputError(f"claimed gradient for {name!r} must be numbers, "
                          f"got {type(value).__name__}") from None
-    if problem.rows and shape == () and array.shape == (problem.rows,):  # one value per data row
+    rows = problem.rows or _data_length(problem)
+    if rows and shape == () and array.shape == (rows,):  # one value per data row
         array = np.asarray(array.sum() if problem.reduce == "sum" else array.mean())
     if array.shape != shape and array.size == int(np.prod(shape, dtype=int)) == 1:
         array = array.reshape(shape)
@@ -166,6 +175,12 @@ def _array(problem: Problem, name: str, value: Any) -> np.ndarray:
         raise InputError(f"claimed gradient for {name!r} has shape {array.shape}; "
                          f"the parameter has shape {shape}")
     return array
+
+
+def _data_length(problem: Problem) -> int:
+    """The rows of a function's data set, when its columns are 1-D of one length."""
+    lengths = {np.shape(problem.fixed[n]) for n in problem.data}
+    return lengths.pop()[0] if len(lengths) == 1 and len(next(iter(lengths))) == 1 else 0
 
 
 def claimed_gradient(claims: Claims, problem: Problem, point: Mapping[str, Any],

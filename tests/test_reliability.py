@@ -252,3 +252,49 @@ def test_the_cli_takes_a_time_budget():
     assert result.exit_code == 0 and report["settings"]["timeout"] == 1.0
     assert "symbolic" in report["skipped"]
     assert _cli("expr", "w*x", "--timeout", "0").exit_code == 2
+
+
+# ------------------------------------------------------------------ a review's finds
+def test_complex_step_through_terms_that_cancel_is_no_false_alarm():
+    assert gradcheck.check("(1+x)**2 - x**2 - 2*x", at={"x": 1e8}).ok
+
+
+def test_a_kink_site_with_equal_one_sided_slopes_is_differentiable():
+    assert statuses(gradcheck.check("x*abs(x)", at={"x": 0.0})) == {"x": "ok"}
+    assert statuses(gradcheck.check("abs(x)", at={"x": 0.0})) == {"x": "nondifferentiable"}
+    wrong = gradcheck.check("x*abs(x)", at={"x": 0.0}, claimed={"x": "1"})
+    assert statuses(wrong) == {"x": "mismatch"}
+
+
+def test_a_function_returning_a_list_of_losses_is_summed_on_the_tape_too():
+    report = gradcheck.check(lambda w: [w, w * w], at={"w": 1.5})
+    assert report.ok and report.points[0].params[0].tape == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gradcheck.check(lambda w: None, at={"w": 1.0}), "returned NoneType"),
+    (lambda: gradcheck.check(lambda w: "abc", at={"w": 1.0}), "returned str"),
+    (lambda: gradcheck.check_grad(lambda w: w * w, lambda w: None, at={"w": 1.0}), "is None"),
+    (lambda: gradcheck.check("w*x", at={"w": "1"}), "must be a number, got '1'"),
+    (lambda: gradcheck.check("w*x", per_element="yes"), "per_element must be"),
+    (lambda: gradcheck.check(sympy.Symbol("x") * sympy.Symbol("x", positive=True)), "both named 'x'"),
+    (lambda: gradcheck.check("\uff58*x"), "would be read as 'x'"),
+    (lambda: gradcheck.check("\u00b5*\u03bc"), "would be read as"),
+])
+def test_what_was_silently_accepted_is_refused(call, message):
+    with pytest.raises(GradcheckError, match=message):
+        call()
+
+
+def test_a_function_with_data_takes_a_per_row_claim_like_an_expression():
+    data = {"x": [1.0, 2.0, 3.0], "y": [2.0, 4.0, 6.0]}
+    for reduce in ("sum", "mean"):
+        for claim in ("2*x*(w*x - y)", lambda w, x, y: 2 * x * (w * x - y)):
+            report = gradcheck.check(lambda w, x, y: (w * x - y) ** 2, wrt=["w"], at={"w": 1.0},
+                                     data=data, reduce=reduce, claimed={"w": claim})
+            assert report.ok, report
+
+
+def test_a_negative_base_to_a_fractional_power_says_why_it_is_undefined():
+    message = gradcheck.check("(-2)**w", at={"w": 1.3}).points[0].params[0].message
+    assert "a negative number to a non-integer power is not real" in message
