@@ -6,9 +6,10 @@ Every problem is a CLIError naming the option or file (and line) and what to wri
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 from gradcheck.errors import GradcheckError
 
@@ -106,8 +107,10 @@ def parse_claims(items: Sequence[str]) -> dict[str, str]:
     return claims
 
 
-# A data file larger than this is refused rather than read whole (/dev/zero never ends).
+# A data file larger than this is refused, read line by line (/dev/zero never ends).
 MAX_DATA_BYTES = 128 * 2**20
+MAX_JSON_BYTES = 32 * 2**20  # JSON is parsed whole
+MAX_LINE = 8 * 2**20  # characters of one CSV line (a header of 40,000 columns is 300 k)
 # Digits of a number in a data file; Python's int() of a 5,000-digit string is refused.
 MAX_NUMBER_LENGTH = 400
 
@@ -115,14 +118,18 @@ MAX_NUMBER_LENGTH = 400
 def read_data_file(path: str) -> dict[str, list[float]]:
     """Columns from a CSV file with a header row, or a JSON object ``{column: [values]}``.
 
-    Errors name the file and, for CSV, the line.
+    Errors name the file and, for CSV, the line. A CSV file is read a line at a time,
+    never whole; every limit is checked as it is read.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read(MAX_DATA_BYTES + 1)  # bounded: a device or a pipe may never end
-            if len(text) > MAX_DATA_BYTES:
-                raise CLIError(f"{path}: larger than {MAX_DATA_BYTES // 2**20} MiB; give a "
-                               "smaller data file (or a sample of its rows)")
+            if path.lower().endswith(".json"):
+                text = f.read(MAX_JSON_BYTES + 1)
+                if len(text) > MAX_JSON_BYTES:
+                    raise CLIError(f"{path}: larger than {MAX_JSON_BYTES // 2**20} MiB; "
+                                   "give the data as CSV, or a sample of its rows")
+                return _data_from_json(text, path)
+            return _data_from_csv(_bounded_lines(f, path), path)
     except FileNotFoundError:
         raise CLIError(f"{path}: no such data file") from None
     except IsADirectoryError:
@@ -131,9 +138,23 @@ def read_data_file(path: str) -> dict[str, list[float]]:
         raise CLIError(f"{path}: not a UTF-8 text file") from None
     except OSError as error:
         raise CLIError(f"{path}: cannot read: {error.strerror or error}") from None
-    if path.lower().endswith(".json"):
-        return _data_from_json(text, path)
-    return _data_from_csv(text, path)
+
+
+def _bounded_lines(f: Any, path: str) -> Any:
+    """The file's lines, refusing one longer than MAX_LINE or a total over MAX_DATA_BYTES."""
+    total = 0
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if not line:
+            return
+        total += len(line)
+        if len(line) > MAX_LINE and not line.endswith(("\n", "\r")):
+            raise CLIError(f"{path}: a line longer than {MAX_LINE // 2**20} MiB; not a CSV "
+                           "data file")
+        if total > MAX_DATA_BYTES:
+            raise CLIError(f"{path}: larger than {MAX_DATA_BYTES // 2**20} MiB; give a "
+                           "smaller data file (or a sample of its rows)")
+        yield line
 
 
 def _data_from_json(text: str, path: str) -> dict[str, list[float]]:
@@ -168,42 +189,45 @@ def _json_number(text: str) -> float:
     return float(text)
 
 
-def _data_from_csv(text: str, path: str) -> dict[str, list[float]]:
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip()), "")
+def _data_from_csv(lines: Any, path: str) -> dict[str, list[float]]:
+    lines = iter(lines)
+    head = []
+    for line in lines:  # the first non-blank line decides the delimiter
+        head.append(line)
+        if line.strip():
+            break
+    first = head[-1] if head else ""
     delimiter = max(",;\t", key=first.count) if any(d in first for d in ",;\t") else ","
+    rows = _numbered_rows(itertools.chain(head, lines), delimiter)
     try:
-        rows = list(_numbered_rows(text, delimiter))
+        header_line, header = next(rows, (0, None))
+        if header is None:
+            raise CLIError(f"{path}: empty file; expected a header row naming the columns, e.g. x,y")
+        names: list[str] = []
+        seen: set[str] = set()  # a set: a header of 40,000 columns must not cost n**2
+        for name in header:
+            name = _name(name, f"{path}:{header_line}: header")
+            if name in seen:
+                raise CLIError(f"{path}:{header_line}: column {name!r} appears twice in the header")
+            names.append(name)
+            seen.add(name)
+        data: dict[str, list[float]] = {n: [] for n in names}
+        for line, row in rows:
+            if len(row) != len(names):
+                raise CLIError(f"{path}:{line}: {len(row)} value(s), but the header has "
+                               f"{len(names)} column(s) ({', '.join(names)})")
+            for name, cell in zip(names, row):
+                data[name].append(_number(cell.strip(), f"{path}:{line}: column {name!r}"))
     except csv.Error as error:
         raise CLIError(f"{path}: not valid CSV: {error}") from None
-    if not rows:
-        raise CLIError(f"{path}: empty file; expected a header row naming the columns, e.g. x,y")
-    header_line, header = rows[0]
-    names: list[str] = []
-    seen: set[str] = set()  # a set: a header of 40,000 columns must not cost n**2
-    for name in header:
-        name = _name(name, f"{path}:{header_line}: header")
-        if name in seen:
-            raise CLIError(f"{path}:{header_line}: column {name!r} appears twice in the header")
-        names.append(name)
-        seen.add(name)
-    if len(rows) == 1:
+    if not data[names[0]]:
         raise CLIError(f"{path}: no data rows after the header")
-    data: dict[str, list[float]] = {n: [] for n in names}
-    for line, row in rows[1:]:
-        if len(row) != len(names):
-            raise CLIError(f"{path}:{line}: {len(row)} value(s), but the header has "
-                           f"{len(names)} column(s) ({', '.join(names)})")
-        for name, cell in zip(names, row):
-            data[name].append(_number(cell.strip(), f"{path}:{line}: column {name!r}"))
     return data
 
 
-def _numbered_rows(text: str, delimiter: str):
+def _numbered_rows(lines: Any, delimiter: str):
     """(line number, cells) for every non-blank CSV row."""
-    import io
-
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     for row in reader:
         if any(cell.strip() for cell in row):
             yield reader.line_num, row

@@ -341,7 +341,7 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
     usable = None
     if symbolic is not None:
         usable = lambda point: _usable(run, symbolic.arguments(problem, point))  # noqa: E731
-    chosen, notes = choose_points(problem, count, seed, usable)
+    chosen, notes = choose_points(problem, count, seed, usable, budget)
     results = []
     for point in chosen:
         if results and budget.spent():

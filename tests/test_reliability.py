@@ -214,10 +214,15 @@ def _cli(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_a_data_file_that_never_ends_is_refused_without_reading_it_whole(monkeypatch):
+def test_a_data_file_that_never_ends_is_refused_without_reading_it_whole(monkeypatch, tmp_path):
     import gradcheck.cli_inputs as inputs
-    monkeypatch.setattr(inputs, "MAX_DATA_BYTES", 1 << 16)
+    monkeypatch.setattr(inputs, "MAX_LINE", 1 << 16)
     result = _cli("expr", "w*x", "--data-file", "/dev/zero")
+    assert result.exit_code == 2 and "a line longer than" in result.output
+    monkeypatch.setattr(inputs, "MAX_DATA_BYTES", 1 << 16)
+    many = tmp_path / "many.csv"
+    many.write_text("x\n" + "1\n" * 50_000)
+    result = _cli("expr", "w*x", "--data-file", str(many))
     assert result.exit_code == 2 and "larger than" in result.output
 
 
