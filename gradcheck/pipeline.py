@@ -21,7 +21,7 @@ from .compare import ROUNDING_ULPS, Estimate
 from .errors import GradcheckError, InputError
 from .numeric import METHODS, NumericDerivative
 from .points import KINK_MARGIN, choose_points
-from .precision import SLIP, explainer, rounding_bound
+from .precision import dtype_shift, explainer, resolves_slip, rounding_bound
 from .problem import Problem
 from .report import ParamResult, PointResult, Report
 from .sources import Claims, claimed_gradient, refine_claim, tape_gradient
@@ -146,7 +146,11 @@ class _Exact:
     claimed: dict[str, np.ndarray] = field(default_factory=dict)
     kinks: dict[int, str] = field(default_factory=dict)
     refined: Callable[[], np.ndarray] | None = None
-    operations: float = 0.0  # on the tape's path, for a low-precision rounding bound
+    # code in a low-precision dtype: the operations on the tape's path, the size of the
+    # terms its backward adds, and how far rounding the inputs to the dtype moves the truth
+    operations: float = 0.0
+    tape_sizes: np.ndarray | None = None
+    input_shift: np.ndarray | None = None
     # text claims: their high-precision value, and the size of the terms they add up
     claim_refiners: dict[str, Callable[[], float]] = field(default_factory=dict)
     claim_magnitudes: dict[str, float] = field(default_factory=dict)
@@ -163,11 +167,12 @@ class _Exact:
 
 
 def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, refine_claim,
-               claim_magnitude: float = 0.0, low: tuple[np.dtype, float, bool] | None = None
+               claim_magnitude: float = 0.0, low: tuple | None = None
                ) -> tuple[dict[str, Estimate], float]:
     """Every source's estimate of one element, and the size of its terms. ``low``: the
-    dtype the user's code ran in, the operations on its path, and whether the claim is
-    theirs (a callable or values, not text), for rounding bounds in that dtype."""
+    dtype the user's code ran in, the operations on its path, whether the claim is theirs
+    (a callable or values, not text), the size of the tape's terms and the shift of the
+    truth by rounding the inputs, for rounding bounds in that dtype."""
     exact = [abs(v[i]) for v in (sym, tape) if v is not None]
     sizes = ([abs(mag[i])] if mag is not None else []) + (exact or [abs(num.value[i])])
     scale = max((x for x in sizes if np.isfinite(x)), default=0.0)  # a NaN must not poison it
@@ -183,12 +188,22 @@ def _estimates(i: int, sym, mag, tape, claim, num: NumericDerivative, refine, re
         out["claimed"] = Estimate(float(claim[i]), ROUNDING_ULPS * EPS * size, refine_claim,
                                   magnitude=size)
     if low is not None:
-        dt, operations, claim_is_theirs = low
-        bound = rounding_bound(operations, scale, dt)
+        dt, operations, claim_is_theirs, sizes, shift = low
+        bound = rounding_bound(operations, max(scale, sizes), dt) + shift
         for source in ("tape",) + (("claimed",) if claim_is_theirs else ()):
             if source in out:
                 out[source].uncertainty = max(out[source].uncertainty, bound)
     return out, scale
+
+
+def _of(values: np.ndarray | None, where: slice, u: np.ndarray | None, i: int) -> float:
+    """Element i of a parameter's nonnegative per-element values (or of their projection
+    on direction i, in absolute value); 0 where there are none."""
+    if values is None:
+        return 0.0
+    part = values[where]
+    out = part[i] if u is None else np.abs(u[i]) @ part
+    return float(out) if np.isfinite(out) else 0.0
 
 
 def _kink(run: _Run, exact: _Exact, elements: range, num: NumericDerivative, i: int) -> str | None:
@@ -222,7 +237,8 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
             label, refine, elements = i, None, range(where.start, where.stop)
         low = None
         if run.dtype != np.float64:
-            low = (run.dtype, exact.operations or 1.0, p not in run.claims.texts)
+            sizes, shift = (_of(v, where, u, i) for v in (exact.tape_sizes, exact.input_shift))
+            low = (run.dtype, exact.operations or 1.0, p not in run.claims.texts, sizes, shift)
         estimates, scale = _estimates(i, sym, mag, tape, claim, num, refine,
                                       exact.claim_refiners.get(p) if u is None else None,
                                       exact.claim_magnitudes.get(p, 0.0), low)
@@ -244,7 +260,7 @@ def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
     exact, noise = _Exact(), None
     taped = _tape(run, point)
     if taped is not None:
-        exact.tape, exact.operations = taped
+        exact.tape, exact.operations, exact.tape_sizes = taped
     if run.claims:
         exact.claimed = claimed_gradient(run.claims, problem, point, run.dtype)
         exact.claim_refiners = {p: (lambda p=p: refine_claim(run.claims, p, problem, point))
@@ -257,6 +273,8 @@ def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
         exact.kinks = run.symbolic.kinks(arguments)
         exact.refined = lambda: run.symbolic.refined(arguments)
         noise = 16 * EPS * magnitude
+        if run.dtype != np.float64:
+            exact.input_shift = dtype_shift(run.symbolic, arguments, run.dtype, exact.symbolic)
     return exact, noise
 
 
@@ -359,9 +377,8 @@ def _usable(run: _Run, arguments: dict[str, Any]) -> bool:
         return False
     if run.dtype == np.float64:
         return True
-    grad, magnitude, _ = run.symbolic.evaluate(arguments)
     operations = run.problem.model.size if run.problem.is_expression else 16
-    return bool(np.all(rounding_bound(operations, magnitude, run.dtype) <= SLIP / 4 * np.abs(grad)))
+    return resolves_slip(run.symbolic, arguments, run.dtype, operations)
 
 
 def _report(run: _Run, results: list[PointResult], notes: list[str], count: int, seed: int,

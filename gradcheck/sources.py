@@ -15,7 +15,7 @@ from .expression import Expression
 from .lambdify import HighPrecision
 from .model import explain_failure
 from .values import unwrap
-from .precision import cast, tape_operations
+from .precision import cast, tape_operations, term_magnitudes
 from .problem import Problem
 
 __all__ = ["Claims", "prepare_claims", "tape_gradient", "claimed_gradient", "call_by_name"]
@@ -24,10 +24,11 @@ _MISSING = "the claimed gradient asks for {names}, which the {what} does not hav
 
 
 def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float64
-                  ) -> tuple[np.ndarray, float]:
+                  ) -> tuple[np.ndarray, float, np.ndarray | None]:
     """Run the model on tape tensors in dtype ``dt`` (its float inputs and data too) and
-    one backward sweep: the flat gradient (float64), and the number of operations on the
-    recorded path (what a low-precision rounding bound scales with).
+    one backward sweep: the flat gradient (float64), and, in a low-precision dtype, the
+    number of operations on the recorded path and the size of the terms its backward adds
+    (what a rounding bound in that dtype scales with).
 
     Anything the tape cannot follow, a value leaving it included (``math.exp(w)``,
     ``float(w)``), raises UnsupportedOperation naming the operation and the line.
@@ -40,7 +41,7 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
                         requires_grad=True, name=p) for p in problem.wrt}
     others = {n: cast(v, dt) for n, v in {**problem.fixed, **point}.items()
               if n not in leaves} if low else {}
-    operations = 0.0
+    operations, sizes = 0.0, None
     try:
         with enable_grad(), strict(), np.errstate(all="ignore"):
             out = problem.call(point, **others, **leaves)
@@ -51,7 +52,11 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
                 out = out if problem.reduce == "sum" else out / max(count, 1)
             if isinstance(out, Tensor) and out.requires_grad:
                 loss = out.sum() if problem.reduce == "sum" else out.mean()
-                operations = tape_operations(reachable_nodes(loss._node)) if low else 0.0
+                if low:
+                    operations = tape_operations(reachable_nodes(loss._node))
+                    found = term_magnitudes(loss._node, {id(t): p for p, t in leaves.items()})
+                    sizes = problem.flatten({p: found.get(id(t), np.zeros(t.shape))
+                                             for p, t in leaves.items()})
                 loss.backward()
     except Exception as error:  # the user's code met a tape value it cannot handle
         function = getattr(problem.model, "function", None)
@@ -59,7 +64,7 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
                                    else str(error)) from None
     grads = {p: np.asarray(t.grad, dtype=float) if t.grad is not None else np.zeros(t.shape)
              for p, t in leaves.items()}
-    return problem.flatten(grads), operations
+    return problem.flatten(grads), operations, sizes
 
 
 def call_by_name(function: Callable[..., Any], arguments: Mapping[str, Any],
