@@ -264,7 +264,7 @@ def test_graph_nodes_and_edges():
 
 
 # ---------------------------------------------------------------- docstring examples
-@pytest.mark.parametrize("module", ["primitives", "engine", "tensor", "functions", "trace"])
+@pytest.mark.parametrize("module", ["primitives", "engine", "tensor", "functions", "trace", "higher"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(f"gradcheck.tape.{module}"))
     assert result.failed == 0 and result.attempted > 0

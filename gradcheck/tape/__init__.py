@@ -1,11 +1,16 @@
-"""The reverse-mode tape: Tensor, the derivative table and tracing. It knows nothing of SymPy."""
+"""The reverse-mode tape: Tensor, the derivative table and tracing. It knows nothing of SymPy.
+
+Tensors differentiate any number of times (``backward(create_graph=True)``, ``grad``:
+higher.py); Scalar, the float fast path, is first order.
+"""
 
 from gradcheck.tape.engine import enable_grad, is_grad_enabled, no_grad, strict
 from gradcheck.tape.functions import (
     abs, acos, add, amax, amin, asin, atan, broadcast_to, clip, cos, cosh, dirac_delta, div, dot,
-    exp, expm1, grad, heaviside, log, log1p, matmul, maximum, mean, minimum, mul, neg, power, relu,
+    exp, expm1, heaviside, log, log1p, matmul, maximum, mean, minimum, mul, neg, power, relu,
     reshape, sigmoid, sign, sin, sinh, softplus, sqrt, sub, sum, tan, tanh, transpose, where,
 )
+from gradcheck.tape.higher import grad
 from gradcheck.tape.primitives import PRIMITIVES, Primitive, get_primitive, unbroadcast
 from gradcheck.tape.scalar import Scalar
 from gradcheck.tape.tensor import Tensor, apply

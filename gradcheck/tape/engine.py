@@ -235,7 +235,11 @@ def accumulate(tensor: Any, g: np.ndarray) -> None:
     if tensor.grad is None:
         tensor.grad = np.array(np.broadcast_to(g, data.shape), dtype=data.dtype)  # a copy: never alias
     else:
-        tensor.grad = (tensor.grad + g).astype(data.dtype, copy=False)
+        total = tensor.grad + g
+        try:
+            tensor.grad = total.astype(data.dtype, copy=False)
+        except AttributeError:  # a Tensor: .grad made by backward(create_graph=True)
+            tensor.grad = total
 
 
 def _seed(root: Any, gradient: Any) -> np.ndarray:

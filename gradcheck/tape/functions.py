@@ -1,4 +1,4 @@
-"""Module-level tape functions (``exp``, ``maximum``, ``sum``, ...), ``grad``, and NumPy dispatch.
+"""Module-level tape functions (``exp``, ``maximum``, ``sum``, ...) and NumPy dispatch.
 
 Every argument may be a Tensor or a constant (Python number or array-like).
 
@@ -16,7 +16,6 @@ from typing import Any, Callable
 import numpy as np
 
 from gradcheck.errors import UnsupportedOperation
-from gradcheck.tape.engine import enable_grad
 from gradcheck.tape.primitives import PRIMITIVES
 from gradcheck.tape.tensor import Tensor, apply, extreme, install_numpy_dispatch
 
@@ -25,7 +24,7 @@ __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
     "sinh", "cosh", "tanh", "abs", "sign", "heaviside", "dirac_delta", "relu", "sigmoid", "softplus",
     "maximum", "minimum", "matmul", "sum", "mean", "amax", "amin", "reshape", "transpose",
-    "broadcast_to", "where", "dot", "clip", "log1p", "expm1", "grad", "array_ufunc",
+    "broadcast_to", "where", "dot", "clip", "log1p", "expm1", "expand_dims", "swapaxes", "array_ufunc",
     "array_function",
 ]
 
@@ -182,6 +181,26 @@ def broadcast_to(x: ArrayLike, shape: Any) -> Tensor:
     return apply(_BROADCAST_TO, x, shape=shape)
 
 
+def expand_dims(x: ArrayLike, axis: Any) -> Tensor:
+    """Insert axes of length 1 at ``axis`` (an int or a tuple), as a reshape.
+
+    >>> expand_dims(Tensor([1.0, 2.0]), (0, 2)).shape
+    (1, 2, 1)
+    """
+    return reshape(x, np.expand_dims(x.data if isinstance(x, Tensor) else np.asarray(x), axis).shape)
+
+
+def swapaxes(x: ArrayLike, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes, as a transpose.
+
+    >>> swapaxes(Tensor([[1.0, 2.0]]), 0, 1).shape
+    (2, 1)
+    """
+    axes = list(range(np.ndim(x)))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
 def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     """``x`` where ``condition`` else ``y``; the condition gets no gradient.
 
@@ -189,20 +208,6 @@ def where(condition: ArrayLike, x: ArrayLike, y: ArrayLike) -> Tensor:
     [1.0, 0.0]
     """
     return apply(_WHERE, np.asarray(getattr(condition, "data", condition)), x, y)
-
-
-def grad(f: Callable[..., Tensor], *args: ArrayLike) -> tuple[np.ndarray, ...]:
-    """The gradient of scalar ``f`` at ``args``: one array per argument, always a tuple.
-
-    >>> grad(lambda x, y: x * y, 3.0, 4.0)
-    (array(4.), array(3.))
-    """
-    inputs = [Tensor(a, requires_grad=True) for a in args]
-    with enable_grad():
-        out = f(*inputs)
-    if isinstance(out, Tensor) and out.requires_grad:
-        out.backward()
-    return tuple(t.grad if t.grad is not None else np.zeros_like(t.data) for t in inputs)
 
 
 # ---------------------------------------------------------------- NumPy protocol (np.sin(t), array * t)
@@ -224,7 +229,7 @@ _ARRAY_FUNCTIONS = {
     np.shape: lambda a: np.shape(a.data), np.ndim: lambda a: np.ndim(a.data),
     np.size: lambda a, axis=None: np.size(a.data, axis),
     np.max: amax, np.amax: amax, np.min: amin, np.amin: amin, np.dot: dot, np.clip: clip,
-    np.ravel: lambda a: reshape(a, (-1,)),
+    np.ravel: lambda a: reshape(a, (-1,)), np.expand_dims: expand_dims, np.swapaxes: swapaxes,
     # constants shaped like a tensor: no gradient flows through them
     np.zeros_like: lambda a, dtype=None: np.zeros_like(getattr(a, "data", a), dtype=dtype),
     np.ones_like: lambda a, dtype=None: np.ones_like(getattr(a, "data", a), dtype=dtype),

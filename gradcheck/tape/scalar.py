@@ -31,7 +31,7 @@ import gc
 from sys import getrefcount
 from typing import Any, Optional
 
-from gradcheck.errors import GradcheckError
+from gradcheck.errors import GradcheckError, UnsupportedOperation
 from gradcheck.tape.engine import _tape_var, recorder as _recorder, scalar_tape as _scalar_tape
 from gradcheck.tape.scalar_rules import RULES, _pow, install_operators  # noqa: F401 (_pow: tests)
 
@@ -106,8 +106,16 @@ class Scalar:
 
     is_leaf = property(lambda self: not self._p, doc="True unless recorded by an operation.")
 
-    def backward(self, gradient: float = 1.0, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, then free the graph."""
+    def backward(self, gradient: float = 1.0, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, then free the graph.
+
+        First order only: ``create_graph=True`` is refused (use Tensor to differentiate twice).
+        """
+        if create_graph:
+            raise UnsupportedOperation(
+                "Scalar is the first-order float fast path: backward(create_graph=True) needs "
+                "Tensor (gradcheck.tape.Tensor), whose backward can be recorded on the tape")
         if self._p is None:
             raise GradcheckError(
                 "backward() on a Scalar that does not require grad: no input had requires_grad=True, "

@@ -19,7 +19,7 @@ from gradcheck.tape.engine import Node
 from gradcheck.tape.engine import is_strict as _is_strict, recorder as _recorder  # this thread's modes
 from gradcheck.tape.primitives import PRIMITIVES, Primitive
 
-__all__ = ["Tensor", "apply", "install_numpy_dispatch"]
+__all__ = ["Tensor", "apply", "install_numpy_dispatch", "install_create_graph"]
 
 # Python scalars are passed to NumPy as they are: NEP 50 treats them as "weak", so a
 # float32 tensor times 0.01 stays float32 (like PyTorch). NumPy scalars are made
@@ -99,6 +99,16 @@ def install_numpy_dispatch(array_ufunc: Callable[[Any, str, tuple, dict], Any],
     _numpy_dispatch["ufunc"], _numpy_dispatch["function"] = array_ufunc, array_function
 
 
+# backward(create_graph=True) is gradcheck.tape.higher's, which is built on Tensor: installed
+# the same way, when gradcheck.tape imports it.
+_create_graph: dict[str, Callable[..., None]] = {"backward": _not_installed}
+
+
+def install_create_graph(backward: Callable[[Any, Any, Optional[bool]], None]) -> None:
+    """Serve ``Tensor.backward(create_graph=True)`` with ``backward(root, gradient, retain_graph)``."""
+    _create_graph["backward"] = backward
+
+
 def extreme(x: Any, choose: Callable, axis: Any, keepdims: bool) -> "Tensor":
     """The element ``choose`` (argmax or argmin) selects along ``axis``, by indexing: the
     gradient goes to that one element (a valid subgradient at ties). Tensor.max/min, amax/amin."""
@@ -166,12 +176,19 @@ class Tensor:
     T = property(lambda self: apply(_TRANSPOSE, self), doc="The transpose (axes reversed).")
 
     # ------------------------------------------------------------ gradients
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: Optional[bool] = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, then free the graph.
 
         A scalar (size-1) output is seeded with 1; other shapes need ``gradient``.
+        ``retain_graph=True`` keeps the graph for another backward. ``create_graph=True``
+        records the backward pass itself (the ``.grad`` are then Tensors that can be
+        differentiated again) and keeps the graph unless ``retain_graph=False``.
         """
-        _engine.backward(self, gradient, retain_graph)
+        if create_graph:
+            _create_graph["backward"](self, gradient, retain_graph)
+        else:
+            _engine.backward(self, gradient, retain_graph)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``, like PyTorch's set_to_none)."""
