@@ -268,3 +268,15 @@ def test_graph_nodes_and_edges():
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(f"gradcheck.tape.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_grad_reads_as_the_tutorial_expects():
+    w = Tensor(2.0, requires_grad=True)
+    loss = w * w * 3
+    assert repr(loss.grad_fn) == "<MulBackward>" and w.grad_fn is None
+    loss.backward()
+    assert w.grad.item() == 12.0 and repr(w.grad) == "array(12.)"
+    w.grad.data.zero_()
+    assert w.grad.item() == 0.0
+    (w * w).backward()
+    assert w.grad.zero_().item() == 0.0

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from gradcheck.errors import GradcheckError
+from gradcheck.tape.gradient import as_gradient
 from gradcheck.tape.primitives import Primitive
 
 __all__ = ["Node", "no_grad", "enable_grad", "is_grad_enabled", "strict", "backward",
@@ -232,12 +233,12 @@ def _propagate(node: Node, g: np.ndarray, hook: Optional[Hook]) -> None:
 def accumulate(tensor: Any, g: np.ndarray) -> None:
     """Add ``g`` to ``tensor.grad`` like PyTorch: a fresh array in the tensor's dtype."""
     data = tensor.data
-    if tensor.grad is None:
-        tensor.grad = np.array(np.broadcast_to(g, data.shape), dtype=data.dtype)  # a copy: never alias
+    if tensor.grad is None:  # a copy: never alias
+        tensor.grad = as_gradient(np.array(np.broadcast_to(g, data.shape), dtype=data.dtype))
     else:
         total = tensor.grad + g
         try:
-            tensor.grad = total.astype(data.dtype, copy=False)
+            tensor.grad = as_gradient(total.astype(data.dtype, copy=False))
         except AttributeError:  # a Tensor: .grad made by backward(create_graph=True)
             tensor.grad = total
 

@@ -16,6 +16,7 @@ import numpy as np
 from gradcheck.errors import GradcheckError, InputError, UnsupportedOperation
 from gradcheck.tape import engine as _engine
 from gradcheck.tape.engine import Node
+from gradcheck.tape.gradient import GradFn
 from gradcheck.tape.engine import is_strict as _is_strict, recorder as _recorder  # this thread's modes
 from gradcheck.tape.primitives import PRIMITIVES, Primitive
 
@@ -173,6 +174,8 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
     size = property(lambda self: self.data.size, doc="The number of elements.")
     is_leaf = property(lambda self: self._node is None, doc="True unless recorded by an operation.")
+    grad_fn = property(lambda self: None if self._node is None else GradFn(self._node),
+                       doc="The operation that recorded this tensor (None for a leaf), as in PyTorch.")
     T = property(lambda self: apply(_TRANSPOSE, self), doc="The transpose (axes reversed).")
 
     # ------------------------------------------------------------ gradients
