@@ -4,6 +4,7 @@ notebooks, JSON, pytest message), and the door to a point's backward pass
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
@@ -122,6 +123,9 @@ class Report:
     # Values the points do not hold: arrays given in ``at`` and the data columns, by
     # name. trace()/graph() need the data; to_dict() lists the arrays under "values".
     values: dict[str, Any] = field(default_factory=dict)
+    # Second-order checks only (gradcheck.hessian): the worst (i, j) entry, the claimed
+    # Hessian's symmetry residual and, for small Hessians, every entry. None otherwise.
+    hessian: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -152,7 +156,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; ``"schema"`` names the shape (gradcheck/schema/report.schema.json)."""
-        return {
+        out = {
             "schema": SCHEMA, "ok": self.ok, "expression": self.expression, "wrt": list(self.wrt),
             "derivatives": dict(self.derivatives),
             "points": [p.to_dict() for p in self.points],
@@ -160,8 +164,14 @@ class Report:
             "settings": dict(self.settings), "notes": list(self.notes),
             "counts": self.counts(), "values": _given_arrays(self),
         }
+        if self.hessian is not None:
+            out["hessian"] = copy.deepcopy(self.hessian)
+        return out
 
     def __str__(self) -> str:
+        if self.hessian is not None:  # the worst (i, j) entry and the symmetry residual too
+            from .hessian_render import with_hessian_lines
+            return with_hessian_lines(render_table(self), self.hessian)
         return render_table(self)
 
     def _repr_html_(self) -> str:
