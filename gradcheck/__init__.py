@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .api import check_grad as check_grad
     from .defaults import DEFAULT_ATOL as DEFAULT_ATOL
     from .defaults import DEFAULT_RTOL as DEFAULT_RTOL
+    from .hessian import check_hessian as check_hessian
+    from .hessian import check_hvp as check_hvp
     from .errors import ExpressionError as ExpressionError
     from .errors import GradcheckError as GradcheckError
     from .errors import InputError as InputError
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "check": "api", "assert_gradients": "api", "GradientMismatch": "api", "check_grad": "api",
+    "check_hessian": "hessian", "check_hvp": "hessian",
     "DEFAULT_RTOL": "defaults", "DEFAULT_ATOL": "defaults",
     "parse": "parse",
     "Report": "report", "PointResult": "report", "ParamResult": "report",

@@ -87,7 +87,8 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
           seed: int = DEFAULT_SEED, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
           method: Method = "auto", inputs: Sequence[str] | None = None, per_element: bool = False,
           projections: int | None = None, symbolic_limit: int = SYMBOLIC_LIMIT,
-          timeout: float | None = DEFAULT_TIMEOUT, dtype: DType = "float64") -> Report:
+          timeout: float | None = DEFAULT_TIMEOUT, dtype: DType = "float64",
+          order: Literal[1, 2] = 1) -> Report:
     """Compute every partial derivative symbolically, on the tape and numerically; compare.
 
     Args:
@@ -119,6 +120,9 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
             in float32, float16 or bfloat16 (ml_dtypes), the reference stays exact, and
             the allowed difference is a rounding bound in that dtype ("within float32
             rounding (3 ulps)", or "wrong: n times the rounding bound").
+        order: 1 checks gradients; 2 checks every second derivative (see
+            gradcheck.check_hessian; ``claimed`` is then the Hessian). Anything else is an
+            InputError, so a Hessian check never quietly runs the gradient check.
 
     Raises:
         ExpressionError: the text was refused by the parser.
@@ -129,6 +133,14 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     >>> r.ok, r.derivatives["w1"]
     (True, 'x**2')
     """
+    # anything but 1 or 2 is refused, so a Hessian check never quietly runs the gradient one
+    if isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2):
+        raise InputError(f"order must be 1 (gradients) or 2 (Hessians), got {order!r}")
+    if order == 2:  # the Hessian machinery is imported only when asked for
+        return _second_order(expression, wrt, at, data=data, reduce=reduce, claimed=claimed,
+                             points=points, seed=seed, rtol=rtol, atol=atol, method=method,
+                             inputs=inputs, per_element=per_element, projections=projections,
+                             symbolic_limit=symbolic_limit, timeout=timeout, dtype=dtype)
     budget = Budget(timeout)
     dt = resolve_dtype(dtype)
     check_options(rtol, atol, method)
@@ -140,6 +152,19 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     claims = prepare_claims(claimed, problem, dt)
     return run_check(problem, claims, count, seed, rtol, atol, method, per_element, projections,
                      symbolic_limit, budget, dt)
+
+
+def _second_order(expression: Any, wrt: Any, at: Any, *, claimed: Any, projections: Any,
+                  symbolic_limit: int, dtype: Any, **options: Any) -> Report:
+    from .hessian import HESSIAN_SYMBOLIC_LIMIT, check_hessian
+
+    if resolve_dtype(dtype) != resolve_dtype("float64"):
+        raise InputError("order=2 checks in float64; dtype applies to gradients (order=1)")
+    if projections is not None:
+        raise InputError("projections apply to gradients; for a big Hessian use "
+                         "gradcheck.check_hvp (Hessian-vector products)")
+    limit = HESSIAN_SYMBOLIC_LIMIT if symbolic_limit == SYMBOLIC_LIMIT else symbolic_limit
+    return check_hessian(expression, claimed, wrt, at, symbolic_limit=limit, **options)
 
 
 def check_grad(function: Callable[..., Any], grad_function: Callable[..., Any],

@@ -207,6 +207,8 @@ def cli(ctx: click.Context) -> None:
 @click.option("--atol", type=float, default=None, help="Absolute tolerance [default: 0].")
 @click.option("--method", type=click.Choice(["auto", "central", "richardson", "complex"]), default="auto",
               show_default=True, help="Finite-difference scheme.")
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="1: gradients; 2: every second derivative (claims per pair: --claim w1,w2=EXPR).")
 @click.option("--dtype", type=click.Choice(["float64", "float32", "float16", "bfloat16"]), default="float64",
               show_default=True, help="What the code under test runs in: the tape runs in it, and differences are judged against its rounding.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
@@ -223,7 +225,7 @@ def cli(ctx: click.Context) -> None:
 def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...], at_items: tuple[str, ...],
                  data_items: tuple[str, ...], data_file: str | None, reduce: str,
                  claim_items: tuple[str, ...], points: int, seed: int, rtol: float | None,
-                 atol: float | None, method: str, dtype: str, timeout: float, allow_kinks: bool, as_json: bool, trace: bool,
+                 atol: float | None, method: str, order: int, dtype: str, timeout: float, allow_kinks: bool, as_json: bool, trace: bool,
                  graph_file: str | None, html_file: str | None, color: bool | None) -> None:
     """Check every partial derivative of EXPR.
 
@@ -244,7 +246,7 @@ def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...],
     try:
         code = _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
                      points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file,
-                     html_file, color, timeout, dtype)
+                     html_file, color, timeout, dtype, order)
     except GradcheckError as e:
         _report_gradcheck_error(e)
         code = EXIT_INPUT
@@ -259,7 +261,7 @@ def expr_command(expression: str, wrt: tuple[str, ...], inputs: tuple[str, ...],
 
 def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, claim_items,
           points, seed, rtol, atol, method, allow_kinks, as_json, trace, graph_file, html_file,
-          color, timeout=DEFAULT_TIMEOUT, dtype="float64") -> int:
+          color, timeout=DEFAULT_TIMEOUT, dtype="float64", order=1) -> int:
     # Everything the CLI can check on its own is checked before the library is imported.
     if data_items and data_file:
         raise click.UsageError("give data either with --data or with --data-file, not both")
@@ -277,7 +279,7 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
         check_writable(html_file, "--html")
     at = parse_at(at_items)
     data = read_data_file(data_file) if data_file else parse_data(data_items)
-    claims = parse_claims(claim_items)
+    claims = parse_claims(claim_items, pairs=order == 2)
     wrt_list = _split_list(wrt)
     if wrt and not wrt_list:
         raise CLIError("--wrt is empty; name at least one parameter, e.g. --wrt w")
@@ -298,7 +300,7 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
         try:
             report = check(expression, wrt_list, at or None, data=data or None, reduce=reduce,
                            claimed=claims or None, points=points, seed=seed, method=method,
-                           inputs=inputs_list, timeout=timeout, dtype=dtype, **kwargs)
+                           inputs=inputs_list, timeout=timeout, dtype=dtype, order=order, **kwargs)
         except ExpressionError as error:
             raise _named_claim(error, expression, claims) from None
     code = report.exit_code(allow_kinks)

@@ -94,11 +94,22 @@ def parse_data(items: Sequence[str]) -> dict[str, list[float]]:
     return data
 
 
-def parse_claims(items: Sequence[str]) -> dict[str, str]:
-    """``("w1=2*x*w1",)`` -> ``{"w1": "2*x*w1"}`` (the text is parsed by the library)."""
+def parse_claims(items: Sequence[str], pairs: bool = False) -> dict[str, str]:
+    """``("w1=2*x*w1",)`` -> ``{"w1": "2*x*w1"}`` (the text is parsed by the library);
+    with ``pairs`` (a Hessian), ``("w1,w2=x**2",)`` -> ``{"w1,w2": "x**2"}``."""
     claims: dict[str, str] = {}
     for item in items:
         where = f"--claim {item}"
+        if pairs:
+            name, _, text = item.partition("=")
+            parts = [p.strip() for p in name.split(",")]
+            if len(parts) != 2 or not all(parts) or not text.strip():
+                raise CLIError(f"{where}: expected row,column=expression, e.g. --claim w1,w2='x**2'")
+            key = ",".join(_name(p, where) for p in parts)
+            if key in claims:
+                raise CLIError(f"--claim: {key} is given twice")
+            claims[key] = text
+            continue
         name, text = _assignment(item, where, "parameter=expression, e.g. --claim w='2*x*(w*x - y)'",
                                  claims, "--claim: {name} is given twice")
         if not text.strip():

@@ -119,7 +119,8 @@ def verdict_line(report: Report, allow_kinks: bool = False) -> str:
     tail = f" (seed {seed})" if seed is not None else ""
     if report.ok:
         n = len(report.wrt)
-        which = f"all {plural(n, 'parameter')}" if n != 1 else "the 1 parameter"
+        noun = "Hessian block" if report.settings.get("order") == 2 else "parameter"
+        which = f"all {plural(n, noun)}" if n != 1 else f"the 1 {noun}"
         return f"OK: {sources} agree on {which} at {where}{tail}"
     bad = ", ".join(f"{n} {s}" if s != "mismatch" else plural(n, "mismatch").replace("mismatchs", "mismatches")
                     for s, n in counts.items() if n and s != "ok")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import sympy
 
+import gradcheck
 from gradcheck.errors import InputError
 from gradcheck.hessian import check_hessian, check_hvp, check_order
 
@@ -351,3 +352,30 @@ def test_text_pairs_for_a_function_and_a_model_no_source_can_run():
     r = check_hessian(opaque, [[2.0]], at={"w": 0.5})
     assert not r.ok and r.counts()["undefined"] == 1
     assert {"symbolic", "tape", "numeric"} <= set(r.skipped) and r.sources == ["claimed"]
+
+
+# ------------------------------------------------------------------ the faces: check(order=2), --order 2
+def test_check_with_order_2_is_the_hessian_check():
+    report = gradcheck.check("w1*x**2*w2 + sin(w1)", wrt=["w1", "w2"], at={"x": 2.0}, order=2,
+                             claimed={("w1", "w1"): "-sin(w1)", ("w1", "w2"): "x**2", ("w2", "w2"): "0"})
+    assert report.ok and report.settings["order"] == 2 and "hessian" in report.to_dict()
+    wrong = gradcheck.check("w1*x**2*w2", wrt=["w1", "w2"], at={"x": 2.0}, order=2,
+                            claimed={("w1", "w2"): "2*x**2"})
+    assert not wrong.ok
+
+
+@pytest.mark.parametrize("order", [0, 3, 2.0, "2", True, None])
+def test_an_order_other_than_1_or_2_never_runs_a_check(order):
+    with pytest.raises(InputError, match="order must be 1"):
+        gradcheck.check("w*x", order=order)
+
+
+def test_the_cli_checks_second_derivatives():
+    from click.testing import CliRunner
+
+    from gradcheck.cli import cli
+    args = ["expr", "w1*x**2*w2 + sin(w1)", "--wrt", "w1,w2", "--at", "x=2", "--order", "2"]
+    right = CliRunner().invoke(cli, args + ["--claim", "w1,w2=x**2"])
+    wrong = CliRunner().invoke(cli, args + ["--claim", "w2,w2=1"])
+    assert right.exit_code == 0 and wrong.exit_code == 1 and "w2,w2" in wrong.output
+    assert CliRunner().invoke(cli, ["expr", "w*x", "--order", "3"]).exit_code == 2
