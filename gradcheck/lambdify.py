@@ -13,6 +13,8 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.simplify.cse_main import tree_cse
 from sympy.utilities.iterables import numbered_symbols
 
+from .errors import UnsupportedOperation
+
 __all__ = ["compile_numpy", "HighPrecision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
 
 HIGH_PRECISION_DIGITS = 50
@@ -95,7 +97,11 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
                                  "user_functions": {"Heaviside": "Heaviside", "DiracDelta": "DiracDelta"}}
                                 ) if magnitude else None
     shared = shared_subexpressions(flat) if cse and _repeats(flat) else ([], flat)
-    raw = sympy.lambdify(symbols, flat, modules=_NUMPY, cse=lambda _: shared, printer=printer)
+    try:
+        raw = sympy.lambdify(symbols, flat, modules=_NUMPY, cse=lambda _: shared, printer=printer)
+    except Exception as error:  # e.g. an unevaluated Derivative SymPy could not print
+        raise UnsupportedOperation(f"SymPy cannot compile the derivative to NumPy "
+                                   f"({type(error).__name__})") from None
     bounds = np.cumsum([0] + [len(group) for group in pieces])
 
     def evaluate(**values: Any) -> list[np.ndarray]:

@@ -137,9 +137,37 @@ def _trace(problem: Problem) -> tuple[sympy.Expr, dict[str, Any]]:
         raise UnsupportedOperation(explain_failure(error, problem.model.function)) from None
 
 
+class _RealAbs(sympy.Function):
+    """|u| of a real u, whose derivative is sign(u) u'. SymPy's Abs of what it cannot prove
+    real (sqrt(w), log(w)) differentiates through re, im and atan2: right for complex u,
+    but no text a user could paste back, and gradcheck's variables are real."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.sign(self.args[0])
+
+
+class _RealSign(sympy.Function):
+    """sign(u) of a real u: its derivative is 2 DiracDelta(u) u' (SymPy leaves that of a
+    u it cannot prove real as an unevaluated Derivative, which nothing can compile)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return 2 * sympy.DiracDelta(self.args[0])
+
+
+_REAL = ((sympy.Abs, _RealAbs), (sympy.sign, _RealSign))
+
+
 def _differentiate(expr: sympy.Expr, elements: list[sympy.Symbol], budget: Budget) -> list[sympy.Expr]:
     """d expr / d element, differentiating only the terms of the sum that hold it: n
-    derivatives of an n-term sum cost O(n), not O(n**2)."""
+    derivatives of an n-term sum cost O(n), not O(n**2). |u| is differentiated as a real
+    function (sign(u) u')."""
+    if expr.has(sympy.Abs, sympy.sign):
+        for general, real in _REAL:
+            expr = expr.replace(general, real)
+        out = _differentiate(expr, elements, budget)
+        for general, real in _REAL:
+            out = [d.replace(real, general) for d in out]
+        return out
     terms = expr.args if isinstance(expr, sympy.Add) else (expr,)
     wanted, holding = set(elements), defaultdict(list)
     work = 0
