@@ -146,6 +146,7 @@ class _Exact:
     claimed: dict[str, np.ndarray] = field(default_factory=dict)
     kinks: dict[int, str] = field(default_factory=dict)
     refined: Callable[[], np.ndarray] | None = None
+    point: dict[str, Any] | None = None
     # code in a low-precision dtype: the operations on the tape's path, the size of the
     # terms its backward adds, and how far rounding the inputs to the dtype moves the truth
     operations: float = 0.0
@@ -214,11 +215,11 @@ def _kink(run: _Run, exact: _Exact, elements: range, num: NumericDerivative, i: 
     return next((exact.kinks[e] for e in elements if e in exact.kinks), None)
 
 
-def _smooth_site(kink: str | None, num: NumericDerivative, i: int, projected: bool) -> bool:
-    """A kink site where the one-sided slopes agree is no kink (x*abs(x) at 0 has the
-    derivative 0), but f'' jumps there, so the finite differences' error bound (which
-    assumes smoothness) is not to be trusted: they are left out of the vote."""
-    return kink is not None and not projected and num.method != "complex" and not num.kink[i]
+def _smooth_site(run: _Run, exact: _Exact, kink: str | None, element: int, projected: bool) -> bool:
+    """A kink site across which the derivative is continuous (x*abs(x) at 0) is no kink;
+    but f'' jumps there, so the finite differences' bound is void: they do not vote."""
+    return (kink is not None and not projected and exact.point is not None
+            and run.symbolic.continuous(run.problem, exact.point, element))
 
 
 def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: str | None
@@ -247,7 +248,7 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
             lows = ("tape",) + (("claimed",) if low[2] else ())
             explain = explainer(estimates, run.dtype, lows, scale)
         kink = _kink(run, exact, elements, num, i)
-        if run.symbolic is not None and _smooth_site(kink, num, i, u is not None):
+        if run.symbolic is not None and _smooth_site(run, exact, kink, elements.start, u is not None):
             kink, estimates["numeric"].uncertainty = None, math.inf
         checks.append(Check(label, estimates, float(num.error[i]), kink, explain))
     return summarise(p, shape, checks, run.rtol, run.atol, undefined, run.per_element,
@@ -257,7 +258,7 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
 def _exact(run: _Run, point: dict[str, Any]) -> tuple[_Exact, float | None]:
     """The exact sources at one point, and the rounding noise of one evaluation of f."""
     problem = run.problem
-    exact, noise = _Exact(), None
+    exact, noise = _Exact(point=point), None
     taped = _tape(run, point)
     if taped is not None:
         exact.tape, exact.operations, exact.tape_sizes = taped

@@ -86,6 +86,26 @@ class SymbolicModel:
                 return False
         return self.kink_sites is None or self.kink_sites.distance(arguments) > margin
 
+    def continuous(self, problem: Problem, point: Mapping[str, Any], element: int) -> bool:
+        """Whether d f / d theta[element] is continuous across ``point`` along that
+        element, from SymPy's derivative on either side: the gap between the one-sided
+        values shrinks with the step where it is (x*abs(x) at 0), and stays at a kink
+        (1e8 + abs(w) at 0, where float64 noise would hide the jump from differences)."""
+        flat = problem.flatten(point).astype(float)
+        scale = max(1.0, abs(float(flat[element])))
+        gaps = []
+        for step in (1e-5 * scale, 1e-8 * scale):
+            sides = []
+            for sign in (1.0, -1.0):
+                theta = flat.copy()
+                theta[element] += sign * step
+                moved = {**point, **problem.unflatten(theta)}
+                sides.append(self.evaluate(self.arguments(problem, moved))[0][element])
+            gaps.append(abs(sides[0] - sides[1]))
+        if not all(np.isfinite(gaps)):
+            return False
+        return gaps[1] <= 0.01 * gaps[0] or gaps[0] == 0
+
     def refined(self, arguments: Mapping[str, Any]) -> np.ndarray:
         """Every derivative at high precision (compiled once, on first need)."""
         key = tuple((k, v) for k, v in arguments.items() if k not in self.rows)
