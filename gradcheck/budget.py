@@ -71,26 +71,44 @@ class Budget:
 
         def target() -> None:
             try:
-                done["value"] = work()
-            except _Abandoned:  # the caller has moved on
+                try:
+                    done["value"] = work()
+                except _Abandoned:  # the caller has moved on
+                    pass
+                except BaseException as error:  # handed to the caller below
+                    done["error"] = error
+            except _Abandoned:  # a second interrupt, landing in a handler above
                 pass
-            except BaseException as error:  # handed to the caller below
-                done["error"] = error
+            finally:
+                done["over"] = True
 
         thread = threading.Thread(target=target, name=f"gradcheck {what}", daemon=True)
         thread.start()
         thread.join(max(0.0, self.left()))
         if thread.is_alive():
-            _interrupt(thread)
+            _interrupt(thread, done)
             raise self._out_of_time(what)
         if "error" in done:
             raise done["error"]
         return done["value"]
 
 
-def _interrupt(thread: threading.Thread) -> None:
+def _interrupt(thread: threading.Thread, done: dict) -> None:
     """Raise _Abandoned inside ``thread`` at its next bytecode: SymPy is pure Python, so an
-    abandoned step stops at once instead of competing for the interpreter for minutes."""
-    if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
-                                                   ctypes.py_object(_Abandoned))
+    abandoned step stops at once instead of competing for the interpreter for minutes.
+    An exception that lands where Python ignores it (a weakref callback during garbage
+    collection) is lost, so a watcher sends it again until the thread has stopped."""
+    def send() -> None:
+        if thread.ident is not None and not done.get("over"):
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                       ctypes.py_object(_Abandoned))
+
+    def watch() -> None:
+        for _ in range(200):  # 10 s at most
+            thread.join(0.05)
+            if not thread.is_alive() or done.get("over"):
+                return
+            send()
+
+    send()
+    threading.Thread(target=watch, name="gradcheck watcher", daemon=True).start()
