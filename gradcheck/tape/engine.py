@@ -171,10 +171,10 @@ def is_grad_enabled() -> bool:
     return _record_var.get() is not None
 
 
-def reachable_nodes(root: Node) -> list[Node]:
-    """The nodes ``root`` depends on (itself included), in decreasing id: backward order."""
-    seen = {root.id}
-    stack, nodes = [root], []
+def reachable_nodes(*roots: Node) -> list[Node]:
+    """The nodes the roots depend on (themselves included), in decreasing id: backward order."""
+    seen = {n.id for n in roots}
+    stack, nodes = list({n.id: n for n in roots}.values()), []
     while stack:
         node = stack.pop()
         if node.parents is None:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from gradcheck.errors import GradcheckError, UnsupportedOperation
-from gradcheck.tape.engine import Node, _strict_var, accumulate, enable_grad
+from gradcheck.tape.engine import Node, _strict_var, accumulate, enable_grad, reachable_nodes
 from gradcheck.tape.primitives import PRIMITIVES, Primitive, _pow_vjp_base, _tie_weight, _ub
 from gradcheck.tape.tensor import Tensor, apply, install_create_graph
 
@@ -115,26 +115,6 @@ def _tape_vjps(prim: Primitive) -> tuple:
 
 
 # ---------------------------------------------------------------- the reverse loop
-def _reachable(roots: Sequence[Node]) -> list[Node]:
-    """engine.reachable_nodes for several roots: their nodes, in decreasing id."""
-    seen = {n.id for n in roots}
-    stack, nodes = list({n.id: n for n in roots}.values()), []
-    while stack:
-        node = stack.pop()
-        if node.parents is None:
-            raise GradcheckError(
-                "backward through a graph already freed by an earlier backward(); "
-                "call the first one with retain_graph=True to go through it twice")
-        nodes.append(node)
-        for parent in node.parents:
-            pnode = parent._node if parent is not None else None
-            if pnode is not None and pnode.id not in seen:
-                seen.add(pnode.id)
-                stack.append(pnode)
-    nodes.sort(key=lambda n: n.id, reverse=True)
-    return nodes
-
-
 def _output(node: Node) -> Tensor:
     """``node``'s output as a tensor recorded by ``node``: connected to its inputs."""
     out = Tensor.__new__(Tensor)
@@ -197,7 +177,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Any], retain_graph: bo
         for i in leaf_slots.get(id(tensor), ()):
             found[i] = g if found[i] is None else found[i] + g
 
-    nodes = _reachable([r._node for r in roots if r._node is not None])
+    nodes = reachable_nodes(*(r._node for r in roots if r._node is not None))
     for root, seed in zip(roots, seeds):
         if root._node is None:
             deliver(root, seed)
