@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Union
 
-from .pipeline import check_options, run_check
+from .options import check_options, check_seed
+from .pipeline import run_check
 from .budget import DEFAULT_TIMEOUT, Budget
 from .defaults import DEFAULT_ATOL, DEFAULT_POINTS, DEFAULT_RTOL, DEFAULT_SEED
 from .errors import InputError
@@ -75,12 +76,6 @@ class GradientMismatch(AssertionError):
         self.report = report
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not hasattr(seed, "__index__") or int(seed) < 0:
-        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
-
-
 def check(expression: Model, wrt: Sequence[str] | str | None = None,
           at: Mapping[str, Any] | None = None, *, data: Mapping[str, Any] | None = None,
           reduce: Reduce = "sum", claimed: Claim | None = None, points: int = DEFAULT_POINTS,
@@ -146,7 +141,7 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     check_options(rtol, atol, method)
     if not isinstance(per_element, bool):
         raise InputError(f"per_element must be True or False, got {per_element!r}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     problem = make_problem(expression, wrt, at, data, reduce, inputs)
     count = check_points(points)
     claims = prepare_claims(claimed, problem, dt)

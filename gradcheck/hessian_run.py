@@ -16,7 +16,8 @@ from .errors import GradcheckError, InputError
 from .hessian_report import Entry
 from .hessian_sources import (SymbolicHessian, build_hessian, choose_method, gradient_differences,
                               symbolic_gradient, tape_gradients, tape_products)
-from .numeric import METHODS, NumericDerivative
+from .numeric import NumericDerivative
+from .options import check_options, check_seed
 from .points import KINK_MARGIN, check_points, choose_points
 from .problem import Problem, make_problem
 from .sources import tape_gradient
@@ -27,18 +28,6 @@ __all__ = ["Run", "Sources", "prepare", "choose", "point_value", "undefined_reas
            "exact_sources", "summarise_cells", "point_at", "symmetry"]
 
 EPS = float(np.finfo(float).eps)
-
-
-def _options(rtol: Any, atol: Any, method: Any, seed: Any) -> int:
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value < 0):
-            raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    if method not in METHODS + ("auto",):
-        raise InputError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
-    if isinstance(seed, bool) or not hasattr(seed, "__index__") or int(seed) < 0:
-        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
 
 
 @dataclass
@@ -61,7 +50,8 @@ def prepare(model: Any, wrt: Any, at: Any, data: Any, reduce: str, inputs: Any, 
              seed: Any, rtol: Any, atol: Any, method: str, symbolic_limit: int, timeout: Any
              ) -> tuple[Run, int, int]:
     budget = Budget(timeout)
-    seed = _options(rtol, atol, method, seed)
+    check_options(rtol, atol, method)
+    seed = check_seed(seed)
     problem = make_problem(model, wrt, at, data, reduce, inputs)
     count = check_points(points)
     if method == "complex" and not problem.model.analytic:

@@ -19,7 +19,7 @@ from . import finite
 from .budget import SYMBOLIC_SHARE, Budget
 from .compare import ROUNDING_ULPS, Estimate
 from .errors import GradcheckError, InputError
-from .numeric import METHODS, NumericDerivative
+from .numeric import NumericDerivative
 from .points import KINK_MARGIN, choose_points
 from .precision import dtype_shift, explainer, resolves_slip, rounding_bound
 from .problem import Problem
@@ -28,21 +28,12 @@ from .sources import Claims, claimed_gradient, refine_claim, tape_gradient
 from .summary import Check, summarise
 from .symbolic import SymbolicModel, build_symbolic
 
-__all__ = ["run_check", "check_options", "PROJECTION_THRESHOLD", "DEFAULT_DIRECTIONS"]
+__all__ = ["run_check", "PROJECTION_THRESHOLD", "DEFAULT_DIRECTIONS"]
 
 EPS = np.finfo(float).eps
 # A parameter with more elements than this is checked along random directions by default.
 PROJECTION_THRESHOLD = 2_000
 DEFAULT_DIRECTIONS = 8
-
-
-def check_options(rtol: Any, atol: Any, method: Any) -> None:
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value < 0):
-            raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
-    if method not in METHODS + ("auto",):
-        raise InputError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
 
 
 @dataclass
