@@ -7,7 +7,7 @@ import ctypes
 import math
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .defaults import DEFAULT_TIMEOUT
 from .errors import InputError, UnsupportedOperation
@@ -61,6 +61,16 @@ class Budget:
         if self.timeout is None:
             return Budget(None)
         return Budget(max(1e-3, fraction * self.left()), whole=self.whole)
+
+    def within(self, points: list, notes: list[str]) -> Iterator[tuple[int, Any]]:
+        """(k, point) while time is left, the first point always; where the budget ran
+        out, ``notes`` says how many points were checked."""
+        for k, point in enumerate(points):
+            if k and self.spent():
+                notes.append(f"only {k} of {len(points)} points were checked: the time "
+                             f"budget ran out (timeout={self.timeout:g} s)")
+                return
+            yield k, point
 
     def run(self, what: str, work: Callable[[], Any]) -> Any:
         """``work()`` in a helper thread, abandoned when the budget runs out (the thread

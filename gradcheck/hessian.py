@@ -84,11 +84,7 @@ def check_hessian(model: Any, hess: Any = None, wrt: Sequence[str] | str | None 
     claims = prepare_hessian_claims(hess, problem)
     chosen, notes = choose(run, count, seed)
     results, entries, residuals = [], [], []
-    for k, point in enumerate(chosen):
-        if results and run.budget.spent():
-            notes.append(f"only {len(results)} of {len(chosen)} points were checked: the time "
-                         f"budget ran out (timeout={run.budget.timeout:g} s)")
-            break
+    for k, point in run.budget.within(chosen, notes):
         value = point_value(problem, point)
         s = exact_sources(run, point, None)
         with np.errstate(all="ignore"):
@@ -155,11 +151,7 @@ def check_hvp(model: Any, hvp: Callable[..., Any] | None = None, wrt: Sequence[s
     directions = random_directions(problem.size, int(vectors), np.random.default_rng(seed))
     chosen, notes = choose(run, count, seed)
     results, entries, residuals = [], [], []
-    for k, point in enumerate(chosen):
-        if results and run.budget.spent():
-            notes.append(f"only {len(results)} of {len(chosen)} points were checked: the time "
-                         f"budget ran out (timeout={run.budget.timeout:g} s)")
-            break
+    for k, point in run.budget.within(chosen, notes):
         value = point_value(problem, point)
         s = exact_sources(run, point, directions)
         with np.errstate(all="ignore"):

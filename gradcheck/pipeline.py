@@ -352,13 +352,7 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
     if symbolic is not None:
         usable = lambda point: _usable(run, symbolic.arguments(problem, point))  # noqa: E731
     chosen, notes = choose_points(problem, count, seed, usable, budget)
-    results = []
-    for point in chosen:
-        if results and budget.spent():
-            notes.append(f"only {len(results)} of {len(chosen)} points were checked: the time "
-                         f"budget ran out (timeout={budget.timeout:g} s)")
-            break
-        results.append(_check_point(run, point))
+    results = [_check_point(run, point) for _, point in budget.within(chosen, notes)]
     return _report(run, results, list(problem.notes) + notes, count, seed, method, budget)
 
 
