@@ -20,13 +20,11 @@ if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
     import sympy
     from typing_extensions import TypedDict, Unpack
 
-    class CheckOptions(TypedDict, total=False):
-        """The keyword arguments of check, for assert_gradients' ``**kwargs``."""
+    class GradOptions(TypedDict, total=False):
+        """check_grad's ``**options``: check's keywords but the point, the claim and order."""
         wrt: Sequence[str] | str | None
-        at: Mapping[str, Any] | None
         data: Mapping[str, Any] | None
         reduce: Reduce
-        claimed: Claim | None
         points: int
         seed: int
         rtol: float
@@ -39,22 +37,11 @@ if TYPE_CHECKING:  # annotations only: sympy is imported when a check needs it
         timeout: float | None
         dtype: DType
 
-    class GradOptions(TypedDict, total=False):
-        """check_grad's ``**options``: check's keywords but the claim and the point."""
-        wrt: Sequence[str] | str | None
-        data: Mapping[str, Any] | None
-        reduce: Reduce
-        points: int
-        seed: int
-        rtol: float
-        atol: float
-        method: Method
-        inputs: Sequence[str] | None
-        per_element: bool
-        projections: int | None
-        symbolic_limit: int
-        timeout: float | None
-        dtype: DType
+    class CheckOptions(GradOptions, total=False):
+        """The keyword arguments of check, for assert_gradients' ``**kwargs``."""
+        at: Mapping[str, Any] | None
+        claimed: Claim | None
+        order: Literal[1, 2]
 
 __all__ = ["check", "check_grad", "assert_gradients", "GradientMismatch", "DEFAULT_RTOL",
            "DEFAULT_ATOL", "Method", "Reduce", "DType", "Model", "Claim"]
