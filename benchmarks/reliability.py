@@ -13,7 +13,6 @@ misses, the worst time and the peak memory (tracemalloc) of one check.
 from __future__ import annotations
 
 import concurrent.futures
-import random
 import tempfile
 import time
 import tracemalloc
@@ -22,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import report
+from . import fuzz, report
 
 NAME = "reliability"
 TITLE = "7. Reliability"
@@ -109,40 +108,6 @@ def misbehaving_models() -> list[tuple[str, Callable[[], Any]]]:
         ("math.exp", lambda: gradcheck.check(lambda w: __import__("math").exp(w), at={"w": 1.0})),
         ("if on value", lambda: gradcheck.check(lambda w: w if w > 0 else -w, at={"w": 1.0})),
     ]
-
-
-def fuzz_cases(count: int, seed: int) -> list[tuple[str, str, str]]:
-    import sympy
-
-    from gradcheck.parse import parse, symbol
-    functions = ["sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "asin",
-                 "acos", "atan", "sigmoid", "softplus", "abs", "relu"]
-    rng = random.Random(seed)
-
-    def expression(depth: int) -> str:
-        if depth == 0 or rng.random() < 0.25:
-            return rng.choice(["w", "x", "b", "w", "x", str(round(rng.uniform(-3, 3), 2))])
-        if rng.random() < 0.35:
-            return f"{rng.choice(functions)}({expression(depth - 1)})"
-        op = rng.choice(["+", "-", "*", "/", "**2", "**3"])
-        if op.startswith("**"):
-            return f"({expression(depth - 1)}){op}"
-        return f"({expression(depth - 1)} {op} {expression(depth - 1)})"
-
-    found: list[tuple[str, str, str]] = []
-    while len(found) < count:
-        text = expression(4)
-        try:
-            expr = parse(text)
-        except Exception:
-            continue
-        if not expr.free_symbols:
-            continue
-        name = sorted(s.name for s in expr.free_symbols)[0]
-        derivative = sympy.diff(expr, symbol(name))
-        if derivative != 0:
-            found.append((text, name, str(derivative)))
-    return found
 
 
 class Tally:
@@ -245,7 +210,7 @@ def _threads(tally: Tally, checks: int) -> int:
 
 def _fuzz(tally: Tally, count: int) -> None:
     import gradcheck
-    for text, name, derivative in fuzz_cases(count, 2027):
+    for text, name, derivative in fuzz.cases(count, 2027, fuzz.WITH_KINKS):
         right = tally.time(f"fuzz {text}", lambda: gradcheck.check(text, wrt=[name], claimed={name: derivative}, points=2, seed=3))
         if not isinstance(right, gradcheck.Report):
             continue

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sympy
 
+from benchmarks.fuzz import random_expression
 from gradcheck.errors import ExpressionError
 from gradcheck.parse import (
     CONSTANTS,
@@ -50,18 +51,6 @@ def corpus_texts():
 
 
 def random_texts(count=60, seed=2026):
-    try:
-        from test_random_expressions import random_expression
-    except ImportError:  # run from elsewhere: the same grammar, condensed
-        def random_expression(rng, depth):
-            if depth == 0 or rng.random() < 0.25:
-                return rng.choice(["w", "x", "b", str(round(rng.uniform(-3, 3), 2))])
-            if rng.random() < 0.35:
-                name = rng.choice(["sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "atan",
-                                   "sigmoid", "softplus"])
-                return f"{name}({random_expression(rng, depth - 1)})"
-            op = rng.choice(["+", "-", "*", "/"])
-            return f"({random_expression(rng, depth - 1)} {op} {random_expression(rng, depth - 1)})"
     rng = random.Random(seed)
     found = []
     while len(found) < count:
