@@ -15,13 +15,12 @@ derivative is 0 or that float32 cannot represent (overflow) are left out, and co
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from . import corpus, peers, report
+from . import corpus, peers, report, verdicts
 from .verdicts import Case
 
 NAME = "float32"
@@ -72,60 +71,10 @@ def judge_gradcheck(case: Case, slip: bool) -> bool | str:
     return not r.ok
 
 
-def judge_torch(torch, case: Case, slip: bool) -> bool:
-    f, claims = case.lambdify("torch")
-    factor = 1 + SLIP if slip else 1.0
-
-    def t(x):
-        return x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float32)
-
-    def const(v):
-        return torch.tensor(v, dtype=torch.float32)
-
-    class Claimed(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, p):
-            ctx.save_for_backward(p)
-            return t(f(*case.arguments(p, const)))
-
-        @staticmethod
-        def backward(ctx, g):
-            (p,) = ctx.saved_tensors
-            args = case.arguments(p, const)
-            return g * torch.stack([t(c(*args)).reshape(()) for c in claims]) * factor
-
-    p0 = torch.tensor(case.p0, dtype=torch.float32, requires_grad=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return not torch.autograd.gradcheck(Claimed.apply, (p0,), raise_exception=False)
-
-
-def judge_jax(jax, case: Case, slip: bool) -> bool:
-    import jax.numpy as jnp
-    from jax.test_util import check_grads
-    f, claims = case.lambdify("jax")
-    factor = 1 + SLIP if slip else 1.0
-
-    def args(p):
-        return case.arguments(p, lambda v: jnp.asarray(v, dtype=jnp.float32))
-
-    @jax.custom_vjp
-    def F(p):
-        return jnp.asarray(f(*args(p)), dtype=jnp.float32)
-
-    def fwd(p):
-        return F(p), p
-
-    def bwd(p, g):
-        a = args(p)
-        return (g * jnp.stack([jnp.asarray(c(*a), dtype=jnp.float32).reshape(()) for c in claims]) * factor,)
-
-    F.defvjp(fwd, bwd)
-    try:
-        check_grads(F, (jnp.asarray(case.p0, dtype=jnp.float32),), order=1, modes=["rev"])
-    except AssertionError:
-        return True
-    return False
+def _peer(make: Callable[..., Callable], module: Any) -> Callable[[Case, bool], bool]:
+    """A verdict-benchmark judge of the peer in float32, with the claim slipped or not."""
+    judges = {slip: make(module, "float32", 1 + SLIP if slip else 1.0) for slip in (False, True)}
+    return lambda case, slip: judges[slip](case)[0]
 
 
 def run(quick: bool = False, out: Path | None = None) -> dict:
@@ -136,10 +85,10 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
     judges: list[tuple[str, Callable[[Case, bool], bool] | None, str | None]] = [
         ("gradcheck (dtype=float32)", judge_gradcheck, None)]
     torch, jax = peers.load("torch"), peers.load("jax")
-    judges.append(("torch.autograd.gradcheck (float32)",
-                   (lambda c, s: judge_torch(torch, c, s)) if torch else None, None if torch else peers.skipped("torch")))
-    judges.append(("jax check_grads (float32)",
-                   (lambda c, s: judge_jax(jax, c, s)) if jax else None, None if jax else peers.skipped("jax")))
+    judges.append(("torch.autograd.gradcheck (float32)", _peer(verdicts.judge_torch, torch) if torch else None,
+                   None if torch else peers.skipped("torch")))
+    judges.append(("jax check_grads (float32)", _peer(verdicts.judge_jax, jax) if jax else None,
+                   None if jax else peers.skipped("jax")))
     rows, figures = [], {}
     for label, judge, skipped in judges:
         if judge is None:

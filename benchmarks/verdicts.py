@@ -90,15 +90,19 @@ def judge_gradcheck() -> Callable[[Case], tuple[bool, str]]:
     return judge
 
 
-def judge_torch(torch) -> Callable[[Case], tuple[bool, str]]:
+def judge_torch(torch, dtype: str = "float64", factor: float = 1.0) -> Callable[[Case], tuple[bool, str]]:
+    """torch.autograd.gradcheck on an autograd.Function whose backward is the claim (times
+    ``factor``), everything in ``dtype``."""
+    dt = getattr(torch, dtype)
+
     def judge(case: Case) -> tuple[bool, str]:
         f, claims = case.lambdify("torch")
 
         def t(x):
-            return x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float64)
+            return x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=dt)
 
         def const(v):
-            return torch.tensor(v, dtype=torch.float64)
+            return torch.tensor(v, dtype=dt)
 
         class Claimed(torch.autograd.Function):
             @staticmethod
@@ -110,9 +114,9 @@ def judge_torch(torch) -> Callable[[Case], tuple[bool, str]]:
             def backward(ctx, g):
                 (p,) = ctx.saved_tensors
                 args = case.arguments(p, const)
-                return g * torch.stack([t(c(*args)).reshape(()) for c in claims])
+                return g * torch.stack([t(c(*args)).reshape(()) for c in claims]) * factor
 
-        p0 = torch.tensor(case.p0, dtype=torch.float64, requires_grad=True)
+        p0 = torch.tensor(case.p0, dtype=dt, requires_grad=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ok = torch.autograd.gradcheck(Claimed.apply, (p0,), raise_exception=False)
@@ -121,31 +125,34 @@ def judge_torch(torch) -> Callable[[Case], tuple[bool, str]]:
     return judge
 
 
-def judge_jax(jax) -> Callable[[Case], tuple[bool, str]]:
+def judge_jax(jax, dtype: str = "float64", factor: float = 1.0) -> Callable[[Case], tuple[bool, str]]:
+    """jax.test_util.check_grads on a custom_vjp whose bwd is the claim (times ``factor``),
+    in ``dtype`` (x64 is enabled, so float64 stays float64)."""
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     from jax.test_util import check_grads
+    dt = getattr(jnp, dtype)
 
     def judge(case: Case) -> tuple[bool, str]:
         f, claims = case.lambdify("jax")
 
         def args(p):
-            return case.arguments(p, lambda v: jnp.asarray(v, dtype=jnp.float64))
+            return case.arguments(p, lambda v: jnp.asarray(v, dtype=dt))
 
         @jax.custom_vjp
         def F(p):
-            return jnp.asarray(f(*args(p)), dtype=jnp.float64)
+            return jnp.asarray(f(*args(p)), dtype=dt)
 
         def fwd(p):
             return F(p), p
 
         def bwd(p, g):
             a = args(p)
-            return (g * jnp.stack([jnp.asarray(c(*a), dtype=jnp.float64).reshape(()) for c in claims]),)
+            return (g * jnp.stack([jnp.asarray(c(*a), dtype=dt).reshape(()) for c in claims]) * factor,)
 
         F.defvjp(fwd, bwd)
         try:
-            check_grads(F, (jnp.asarray(case.p0),), order=1, modes=["rev"])
+            check_grads(F, (jnp.asarray(case.p0, dtype=dt),), order=1, modes=["rev"])
         except AssertionError as error:
             return True, str(error).strip().splitlines()[0][:120] if str(error).strip() else "AssertionError"
         return False, "passed"
