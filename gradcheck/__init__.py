@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from .explain import Graph as Graph
     from .explain import Trace as Trace
     from .parse import parse as parse
+    from .rule import RuleMismatch as RuleMismatch
+    from .rule import assert_rule as assert_rule
+    from .rule import check_rule as check_rule
+    from .rule_report import RuleReport as RuleReport
+    from .rule_report import RuleRow as RuleRow
     from .report import ParamResult as ParamResult
     from .report import PointResult as PointResult
     from .report import Report as Report
@@ -38,6 +43,8 @@ _EXPORTS = {
     "check_hessian": "hessian", "check_hvp": "hessian",
     "DEFAULT_RTOL": "defaults", "DEFAULT_ATOL": "defaults",
     "parse": "parse",
+    "check_rule": "rule", "assert_rule": "rule", "RuleMismatch": "rule",
+    "RuleReport": "rule_report", "RuleRow": "rule_report",
     "Report": "report", "PointResult": "report", "ParamResult": "report",
     "Status": "report", "Source": "report", "Trace": "explain", "Graph": "explain",
     "GradcheckError": "errors", "ExpressionError": "errors", "InputError": "errors",

@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 __all__ = ["Estimate", "Verdict", "judge", "TRUST_ORDER", "ROUNDING_ULPS"]
 
 # Who is believed when a vote is tied: exact sources before approximate, the user last.
-TRUST_ORDER = ("symbolic", "tape", "numeric", "claimed")
+TRUST_ORDER = ("symbolic", "tape", "autodiff", "numeric", "claimed")  # autodiff: a framework's
 # A float64 evaluation is trusted to this many ulps of the magnitude of its terms.
 ROUNDING_ULPS = 64
 # Refined (50-digit) values carry this relative uncertainty.
@@ -164,7 +164,7 @@ def classify(estimates: Mapping[str, Estimate], rtol: float, atol: float, *,
         notes.append("finite differences are not finite here (a step crossed the domain "
                      "edge?); judged without them")
         broken.remove("numeric")
-    exact = [n for n in ("symbolic", "tape") if n in finite]
+    exact = [n for n in ("symbolic", "tape", "autodiff") if n in finite]
     if "symbolic" in broken and estimates["symbolic"].refine is not None:
         # the exact derivative, at 50 digits, is not finite: it does not exist here
         return Verdict("undefined", None, None,

@@ -1,0 +1,322 @@
+"""One rule check: every source under every cotangent and tangent, judged element by
+element (rule_verdict.py), and the rule's properties, as the rows of a RuleReport.
+
+The exact sources (tape, SymPy's Jacobian, a framework's autodiff, the claim) are full
+arrays, compared on every element whatever the size. Finite differences give the
+Jacobian times directions: every element's own direction while the call budget allows,
+else random unit directions per parameter, on which every source is then projected too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .budget import Budget
+from .errors import GradcheckError
+from .finite import CALL_BUDGET, calls_per_check, random_directions
+from .numeric import EPS
+from .rule_claims import Claimed
+from .rule_report import RuleRow
+from .rule_sources import NumericJacobian, Rule, numeric_jacobian, symbolic_jacobian, tape_jvp, tape_vjp
+from .rule_verdict import ArrayVerdict, judge_array
+
+__all__ = ["Checker", "BASIS_OUTPUTS", "DIRECTIONS"]
+
+ROUNDING_ULPS = 64
+BASIS_OUTPUTS = 16  # outputs this small get every Jacobian row checked
+DIRECTIONS = 8  # random directions per parameter when its elements exceed the call budget
+_LINEAR = (0.75, -1.25)  # vjp(a g1 + b g2) against a vjp(g1) + b vjp(g2)
+
+
+class Checker:
+    def __init__(self, rule: Rule, claimed: Claimed, count: int, seed: int, rtol: float,
+                 atol: float, method: str, budget: Budget, autodiff: Any = None):
+        self.rule, self.claimed, self.count = rule, claimed, count
+        self.rtol, self.atol, self.method, self.budget = rtol, atol, method, budget
+        self.rng = np.random.default_rng(seed)
+        self.autodiff = autodiff
+        self.skipped: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.jacobian: np.ndarray | None = None
+        self.numeric_method = method
+
+    def sources(self) -> list[str]:
+        out = ["symbolic"] * (self.jacobian is not None) + ["tape"] * ("tape" not in self.skipped)
+        if self.autodiff is not None and "autodiff" not in self.skipped:
+            out.append(f"autodiff ({self.autodiff[0]})")
+        return out + ["numeric"] * ("numeric" not in self.skipped) + ["claimed"] * bool(
+            self.claimed.vjp or self.claimed.jvp)
+
+    # ------------------------------------------------------------ sources
+    def _symbolic(self) -> None:
+        share = self.budget.share(0.5)
+        try:
+            self.jacobian = share.run("the symbolic source",
+                                      lambda: symbolic_jacobian(self.rule, share))
+        except GradcheckError as error:
+            self.skipped["symbolic"] = str(error)
+        except RecursionError:
+            self.skipped["symbolic"] = "the expression is nested too deeply for SymPy"
+
+    def _exact(self, name: str, fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray
+               ) -> np.ndarray | None:
+        if name in self.skipped:
+            return None
+        try:
+            return np.asarray(fn(x), dtype=float)
+        except GradcheckError as error:
+            self.skipped[name] = str(error)
+            return None
+
+    def _plan(self, tangents: list[np.ndarray]) -> tuple[np.ndarray, list[int | None], dict]:
+        """Directions for the finite differences: each element's own (small parameters
+        first) while the call budget lasts, else random ones; then the tangents."""
+        rule, slices = self.rule, self.rule.slices()
+        calls = calls_per_check("central")
+        spare = CALL_BUDGET // calls - len(tangents)
+        rows, basis, plan = [], [], {}
+        for p in sorted(rule.wrt, key=lambda q: slices[q].stop - slices[q].start):
+            where = slices[p]
+            size = where.stop - where.start
+            if size <= spare:
+                plan[p] = ("basis", len(basis))
+                for i in range(where.start, where.stop):
+                    basis.append(i)
+                    rows.append(np.zeros(rule.size))
+                spare -= size
+            else:
+                u = random_directions(size, DIRECTIONS, self.rng)
+                plan[p] = ("random", len(basis), u)
+                for d in u:
+                    full = np.zeros(rule.size)
+                    full[where] = d
+                    rows.append(full)
+                    basis.append(None)
+                spare -= DIRECTIONS
+                self.notes.append(f"{p}: finite differences along {DIRECTIONS} random "
+                                  f"directions ({size:,} elements); the exact sources element by element")
+        for v in tangents:
+            rows.append(v)
+            basis.append(None)
+        return np.array(rows), basis, plan
+
+    def _numeric(self, directions: np.ndarray, basis: list, center: np.ndarray
+                 ) -> NumericJacobian | None:
+        method = self.method
+        if method == "auto":
+            fits = len(directions) * calls_per_check("richardson") <= CALL_BUDGET
+            method = "richardson" if fits and self.rule.out_size * len(directions) <= 20_000 else "central"
+        if method == "complex":  # NumPy code need not be analytic in a complex step
+            method = "richardson"
+        self.numeric_method = method
+        self.budget.check("the numeric source")
+        return numeric_jacobian(self.rule, directions, basis, method, center)
+
+    # ------------------------------------------------------------ judging
+    def _bounds(self, values: dict[str, np.ndarray], magnitude: np.ndarray | None
+                ) -> dict[str, np.ndarray]:
+        """Rounding of each exact source: ROUNDING_ULPS ulps of the size of the terms it
+        adds (|J|^T |g| where SymPy ran), never less than of the array's largest element."""
+        stack = np.abs(np.stack(list(values.values())))
+        stack = np.where(np.isfinite(stack), stack, 0.0)
+        size = stack.max(axis=0)
+        floor = float(size.max(initial=0.0))
+        if magnitude is not None:
+            size = np.maximum(size, magnitude)
+        scale = ROUNDING_ULPS * EPS * np.maximum(size, floor)
+        return {s: scale for s in values}
+
+    def _row(self, kind: str, name: str, label: str, v: ArrayVerdict) -> RuleRow:
+        return RuleRow(kind, name, label, v.status, v.culprit, v.message, v.elements,
+                       v.mismatches, v.worst, v.values, v.rel_error, v.first)
+
+    def _judge(self, exact: dict[str, np.ndarray], magnitude: np.ndarray | None,
+               numeric: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+               shape: tuple[int, ...]) -> ArrayVerdict:
+        bounds = self._bounds(exact, magnitude)
+        values = dict(exact)
+        kinks = None
+        if numeric is not None:
+            values["numeric"] = numeric[0]
+            bounds["numeric"] = numeric[1] + next(iter(bounds.values()))
+            kinks = numeric[2]
+        return judge_array(values, bounds, shape, self.rtol, self.atol, kinks)
+
+    def _projected(self, exact: dict[str, np.ndarray], u: np.ndarray,
+                   numeric: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ArrayVerdict:
+        values = {s: u @ x for s, x in exact.items()}
+        magnitude = np.abs(u) @ np.max(np.abs(np.stack(list(exact.values()))), axis=0)
+        verdict = self._judge(values, magnitude, numeric, (len(u),))
+        verdict.worst = None  # a direction, not an element
+        return verdict
+
+    # ------------------------------------------------------------ the checks
+    def run(self, center: np.ndarray) -> list[RuleRow]:
+        rule, m, n = self.rule, self.rule.out_size, self.rule.size
+        cotangents = [(f"g{i}", self.rng.standard_normal(m)) for i in range(self.count)]
+        if m <= BASIS_OUTPUTS:
+            cotangents += [(f"e{k}", np.eye(m)[k]) for k in range(m)]
+        tangents = [(f"v{i}", self.rng.standard_normal(n)) for i in range(self.count)]
+        self._symbolic()
+        directions, basis, plan = self._plan([v for _, v in tangents])
+        numeric = None
+        try:
+            numeric = self._numeric(directions, basis, center)
+        except GradcheckError as error:
+            self.skipped["numeric"] = str(error)
+        rows: list[RuleRow] = []
+        first_claims: dict[str, np.ndarray | None] = {}
+        for label, g in cotangents:
+            self.budget.check("the vector-Jacobian products")
+            rows += self._vjp_rows(label, g, numeric, plan, first_claims)
+        if self.claimed.jvp is not None:
+            for j, (label, v) in enumerate(tangents):
+                column = len(directions) - len(tangents) + j
+                rows += self._jvp_rows(label, v, numeric, column)
+        if self.claimed.vjp is not None:
+            rows += self._linearity(cotangents, first_claims)
+        if self.claimed.vjp is not None and self.claimed.jvp is not None:
+            rows += self._dot(cotangents[:self.count], tangents)
+        rows += [RuleRow("property", p.name, p.prop, "mismatch", "claimed", p.message)
+                 for p in self.claimed.problems]
+        return rows
+
+    def _vjp_sources(self, g: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        exact: dict[str, np.ndarray] = {}
+        magnitude = None
+        if self.jacobian is not None:
+            exact["symbolic"] = self.jacobian.T @ g
+            magnitude = np.abs(self.jacobian).T @ np.abs(g)
+        taped = self._exact("tape", lambda x: tape_vjp(self.rule, x), g)
+        if taped is not None:
+            exact["tape"] = taped
+        if self.autodiff is not None and self.autodiff[1] is not None:
+            framework = self._exact("autodiff", self.autodiff[1], g)
+            if framework is not None:
+                exact["autodiff"] = framework
+        return exact, magnitude
+
+    def _vjp_rows(self, label: str, g: np.ndarray, numeric: NumericJacobian | None,
+                  plan: dict, first: dict) -> list[RuleRow]:
+        rule = self.rule
+        exact, magnitude = self._vjp_sources(g)
+        claims = self.claimed.vjp_at(g) if self.claimed.vjp is not None else {}
+        if not first and claims:
+            first.update(claims)
+        rows = []
+        for p, where in rule.slices().items():
+            shape = rule.shapes[p]
+            sources = {s: x[where] for s, x in exact.items()}
+            if self.claimed.vjp is not None:
+                if claims.get(p) is None:
+                    rows.append(RuleRow("vjp", p, label, "mismatch", "claimed",
+                                        f"vjp gave no usable gradient for {p}", int(np.prod(shape))))
+                    continue
+                sources["claimed"] = claims[p]
+            mag = magnitude[where] if magnitude is not None else None
+            num = None
+            if numeric is not None and plan[p][0] == "basis":
+                cols = slice(plan[p][1], plan[p][1] + where.stop - where.start)
+                num = (g @ numeric.value[:, cols], np.abs(g) @ numeric.error[:, cols],
+                       (numeric.kink[:, cols] & (g != 0)[:, None]).any(axis=0))
+            if len(sources) + (num is not None) < 2:
+                continue
+            if plan.get(p, ("basis",))[0] == "basis" or numeric is None:
+                verdict = self._judge(sources, mag, num, shape)
+            else:  # the exact sources element by element, then everyone along directions
+                verdict = self._judge(sources, mag, None, shape) if len(sources) >= 2 else None
+                start, u = plan[p][1], plan[p][2]
+                cols = slice(start, start + len(u))
+                num = (g @ numeric.value[:, cols], np.abs(g) @ numeric.error[:, cols],
+                       (numeric.kink[:, cols] & (g != 0)[:, None]).any(axis=0))
+                if verdict is None or verdict.status == "ok":
+                    along = self._projected(sources, u, num)
+                    if verdict is None or along.status != "ok":
+                        if along.message:
+                            along.message = f"along random directions: {along.message}"
+                        verdict = along
+            rows.append(self._row("vjp", p, label, verdict))
+        return rows
+
+    def _jvp_rows(self, label: str, v: np.ndarray, numeric: NumericJacobian | None,
+                  column: int) -> list[RuleRow]:
+        rule = self.rule
+        exact: dict[str, np.ndarray] = {}
+        magnitude = None
+        if self.jacobian is not None:
+            exact["symbolic"] = self.jacobian @ v
+            magnitude = np.abs(self.jacobian) @ np.abs(v)
+        taped = self._exact("tape forward mode", lambda x: tape_jvp(rule, x), v)
+        if taped is not None:
+            exact["tape"] = taped
+        if self.autodiff is not None and self.autodiff[2] is not None:
+            framework = self._exact("autodiff", self.autodiff[2], v)
+            if framework is not None:
+                exact["autodiff"] = framework
+        claim = self.claimed.jvp_at(v)
+        if claim is None:
+            return [RuleRow("jvp", "output", label, "mismatch", "claimed",
+                            "jvp gave no usable tangent (see the shape row)")]
+        exact["claimed"] = claim
+        rows, start = [], 0
+        for i, shape in enumerate(rule.out_shapes):
+            part = slice(start, start + int(np.prod(shape)))
+            start = part.stop
+            num = None
+            if numeric is not None:
+                num = (numeric.value[part, column], numeric.error[part, column],
+                       numeric.kink[part, column])
+            verdict = self._judge({s: x[part] for s, x in exact.items()},
+                                  None if magnitude is None else magnitude[part], num, shape)
+            name = f"output {i}" if rule.is_tuple else "output"
+            rows.append(self._row("jvp", name, label, verdict))
+        return rows
+
+    def _linearity(self, cotangents: list, first: dict) -> list[RuleRow]:
+        """vjp(a g1 + b g2) = a vjp(g1) + b vjp(g2), and the same g twice gives the same."""
+        if len(cotangents) < 2 or not first:
+            return []
+        (a, b), g1, g2 = _LINEAR, cotangents[0][1], cotangents[1][1]
+        r1, again = first, self.claimed.vjp_at(g1)
+        r2, r12 = self.claimed.vjp_at(g2), self.claimed.vjp_at(a * g1 + b * g2)
+        rows = []
+        for p in self.rule.wrt:
+            if any(x.get(p) is None for x in (r1, r2, r12, again)):
+                continue
+            combined = a * r1[p] + b * r2[p]
+            size = np.abs(a * r1[p]) + np.abs(b * r2[p]) + np.abs(r12[p])
+            tol = ROUNDING_ULPS * EPS * max(float(size.max(initial=0.0)), 1e-300) + self.atol
+            tol += self.rtol * float(np.abs(r12[p]).max(initial=0.0))
+            gap = float(np.abs(r12[p] - combined).max(initial=0.0))
+            if not gap <= tol:
+                rows.append(RuleRow("property", p, "linear in g", "mismatch", "claimed",
+                                    f"vjp is not linear in g for {p}: vjp({a} g1 + {b} g2) differs "
+                                    f"from {a} vjp(g1) + {b} vjp(g2) by {gap:.3g} (does it ignore "
+                                    "g, or use it more than once?)"))
+            repeat = float(np.abs(again[p] - r1[p]).max(initial=0.0))
+            if not repeat <= ROUNDING_ULPS * EPS * float(np.abs(r1[p]).max(initial=0.0)):
+                rows.append(RuleRow("property", p, "repeatable", "mismatch", "claimed",
+                                    f"two calls of vjp with the same g differ by {repeat:.3g} for {p}"))
+        return rows
+
+    def _dot(self, cotangents: list, tangents: list) -> list[RuleRow]:
+        """<u, jvp(v)> = <vjp(u), v>: the claimed rules are each other's transposes."""
+        rows = []
+        for (gl, u), (vl, v) in zip(cotangents, tangents):
+            jv, ju = self.claimed.jvp_at(v), self.claimed.vjp_at(u)
+            if jv is None or any(ju.get(p) is None for p in self.rule.wrt):
+                continue
+            flat = self.rule.flatten(ju)
+            lhs, rhs = float(u @ jv), float(flat @ v)
+            size = float(np.abs(u) @ np.abs(jv) + np.abs(flat) @ np.abs(v))
+            tol = ROUNDING_ULPS * EPS * size + self.rtol * max(abs(lhs), abs(rhs)) + self.atol
+            ok = abs(lhs - rhs) <= tol
+            rel = abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300)
+            rows.append(RuleRow("dot", "<u, J v>", f"{gl}, {vl}", "ok" if ok else "mismatch",
+                                None if ok else "claimed",
+                                None if ok else f"<u, jvp(v)> = {lhs:.17g} but <vjp(u), v> = "
+                                                f"{rhs:.17g}: vjp and jvp are not transposes",
+                                values={"jvp": lhs, "vjp": rhs}, rel_error=rel))
+        return rows

@@ -1,0 +1,241 @@
+"""The sources of a rule check: what a function's Jacobian does to a cotangent (VJP) or a
+tangent (JVP), from the tape (reverse and forward mode), from SymPy (the Jacobian itself,
+on stand-ins) and from finite differences (the Jacobian times directions).
+
+Every source sees copies of the arguments; the flat parameter vector is the ``wrt``
+arrays raveled in order, the flat output the outputs raveled in order.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .budget import Budget
+from .errors import GradcheckError, InputError, UnsupportedOperation
+from .model import explain_failure
+from .numeric import EPS, EVAL_ULPS, differentiate_numerically
+
+__all__ = ["Rule", "tape_vjp", "tape_jvp", "symbolic_jacobian", "numeric_jacobian",
+           "JACOBIAN_LIMIT", "check_output"]
+
+# Entries of a Jacobian SymPy is asked for; above it the symbolic source says why it skips.
+JACOBIAN_LIMIT = 20_000
+# Parameter elements SymPy is asked to differentiate by (its limit in check too).
+SYMBOLIC_ELEMENTS = 2_000
+
+
+@dataclass
+class Rule:
+    """A function of named arguments, where it is checked, and its output's layout."""
+
+    f: Callable[..., Any]
+    arguments: dict[str, Any]
+    wrt: list[str]
+    inputs: list[str]
+    out_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    is_tuple: bool = False
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {p: np.shape(self.arguments[p]) for p in self.wrt}
+
+    def slices(self) -> dict[str, slice]:
+        out, start = {}, 0
+        for p in self.wrt:
+            size = int(np.size(self.arguments[p]))
+            out[p], start = slice(start, start + size), start + size
+        return out
+
+    @property
+    def size(self) -> int:
+        return sum(int(np.size(self.arguments[p])) for p in self.wrt)
+
+    @property
+    def out_size(self) -> int:
+        return sum(int(np.prod(s)) for s in self.out_shapes)
+
+    def copies(self, **replace: Any) -> dict[str, Any]:
+        """Fresh copies of every argument (user code may write into what it gets)."""
+        return {**{n: copy.deepcopy(v) for n, v in self.arguments.items()}, **replace}
+
+    def outputs(self, out: Any) -> list[Any]:
+        """The output as a list of parts (one unless the function returns a tuple)."""
+        return list(out) if isinstance(out, (tuple, list)) else [out]
+
+    def flat_output(self, out: Any) -> np.ndarray:
+        return np.concatenate([np.asarray(o, dtype=float).ravel() for o in self.outputs(out)])
+
+    def structure(self, flat: np.ndarray) -> Any:
+        """A flat output vector in the shape of the function's output (a cotangent)."""
+        parts, start = [], 0
+        for shape in self.out_shapes:
+            size = int(np.prod(shape))
+            parts.append(flat[start:start + size].reshape(shape))
+            start += size
+        return tuple(parts) if self.is_tuple else parts[0]
+
+    def unflatten(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        return {p: theta[s].reshape(self.shapes[p]) for p, s in self.slices().items()}
+
+    def flatten(self, values: Mapping[str, Any]) -> np.ndarray:
+        return np.concatenate([np.asarray(values[p], dtype=float).ravel() for p in self.wrt])
+
+    def call(self, **replace: Any) -> Any:
+        return self.f(**self.copies(**replace))
+
+
+def _tape_failure(rule: Rule, error: Exception) -> UnsupportedOperation:
+    return UnsupportedOperation(explain_failure(error, rule.f))
+
+
+def tape_vjp(rule: Rule, g: np.ndarray) -> np.ndarray:
+    """The gradient of sum(g * f) on the tape: one reverse sweep, the flat vector."""
+    from .tape import Tensor, enable_grad, strict
+
+    leaves = {p: Tensor(np.array(rule.arguments[p], dtype=float), requires_grad=True, name=p)
+              for p in rule.wrt}
+    cotangent = rule.outputs(rule.structure(g))
+    try:
+        with enable_grad(), strict(), np.errstate(all="ignore"):
+            parts = rule.outputs(rule.f(**rule.copies(**leaves)))
+            loss = Tensor(0.0)
+            for part, weight in zip(parts, cotangent):
+                if isinstance(part, Tensor) and part.requires_grad:
+                    loss = loss + (part * weight).sum()
+            if loss.requires_grad:
+                loss.backward()
+    except GradcheckError:
+        raise
+    except Exception as error:
+        raise _tape_failure(rule, error) from None
+    return rule.flatten({p: t.grad if t.grad is not None else np.zeros(t.shape)
+                         for p, t in leaves.items()})
+
+
+def tape_jvp(rule: Rule, v: np.ndarray) -> np.ndarray:
+    """J v by the tape's forward mode, the flat output tangent."""
+    try:
+        from .tape.forward import jvp
+    except ImportError:
+        raise UnsupportedOperation("the tape has no forward mode in this build") from None
+    tangents = rule.unflatten(v)
+    try:
+        _, out = jvp(lambda **kw: rule.f(**kw), rule.copies(), tangents)
+    except GradcheckError:
+        raise
+    except Exception as error:
+        raise _tape_failure(rule, error) from None
+    return rule.flat_output(out)
+
+
+def symbolic_jacobian(rule: Rule, budget: Budget) -> np.ndarray:
+    """The Jacobian (outputs x parameters) from SymPy: the function run on stand-ins,
+    every output element differentiated by the elements it holds, compiled once."""
+    import sympy
+
+    from .lambdify import compile_numpy
+    from .stand_in import symbols
+    from .stand_in.base import raw
+    from .stand_in.rules import as_sympy
+
+    m, n = rule.out_size, rule.size
+    if n > SYMBOLIC_ELEMENTS or m * n > JACOBIAN_LIMIT:
+        raise UnsupportedOperation(f"a {m:,} x {n:,} Jacobian, above the symbolic limit of "
+                                   f"{JACOBIAN_LIMIT:,} entries")
+    leaves, stand = {}, None
+    for p in rule.wrt:
+        leaves[p] = symbols(p, rule.shapes[p], stand)
+        stand = leaves[p].budget
+    try:
+        with np.errstate(all="ignore"):
+            parts = rule.outputs(rule.f(**rule.copies(**leaves)))
+    except GradcheckError:
+        raise
+    except Exception as error:
+        raise UnsupportedOperation(explain_failure(error, rule.f)) from None
+    outputs = [as_sympy(e) for part in parts for e in np.asarray(raw(part), dtype=object).flat]
+    elements = [s for p in rule.wrt for s in leaves[p].array.flat]
+    column = {s: j for j, s in enumerate(elements)}
+    entries, where = [], []
+    for i, expr in enumerate(outputs):
+        budget.check("the symbolic source (SymPy differentiating)")
+        if expr.has(sympy.zoo, sympy.nan):
+            raise UnsupportedOperation(f"output element {i} is not a number symbolically: {expr}")
+        for s in sorted(expr.free_symbols & column.keys(), key=column.get):
+            entries.append(expr.diff(s))
+            where.append((i, column[s]))
+    jacobian = np.zeros((m, n))
+    if entries:
+        budget.check("the symbolic source (compiling to NumPy)")
+        evaluate = compile_numpy(tuple(elements), entries)
+        theta = rule.flatten(rule.arguments)
+        values = evaluate(**{s.name: theta[j] for s, j in column.items()})
+        rows, cols = zip(*where)
+        jacobian[list(rows), list(cols)] = np.real(np.asarray(values, dtype=complex))
+    return jacobian
+
+
+@dataclass
+class NumericJacobian:
+    """J u for each direction u (columns), with error bounds and kink flags."""
+
+    value: np.ndarray  # (outputs, directions)
+    error: np.ndarray
+    kink: np.ndarray
+    method: str
+
+
+def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | None],
+                     method: str, center: np.ndarray) -> NumericJacobian:
+    """Finite differences of every output along each direction (row of ``directions``).
+    ``basis[d]`` is the element a direction moves alone (None for a random direction):
+    there the step is taken on the element's own value, as check's numeric source does.
+
+    One call of f serves every output element of a perturbed point, so the cost is the
+    steps of numeric.py times the directions, whatever the output size."""
+    theta = rule.flatten(rule.arguments)
+    m, count = rule.out_size, len(directions)
+    scale = np.sqrt(np.mean(theta ** 2)) if theta.size else 1.0
+    s = float(np.exp2(np.round(np.log2(scale)))) if scale > 0 else 1.0
+    starts = np.array([theta[b] if b is not None else s for b in basis], dtype=float)
+    # every output element is noisy like the largest: a near-zero element is a difference
+    floor = EVAL_ULPS * EPS * float(np.max(np.abs(center), initial=0.0))
+
+    def output(d: int, t: float) -> np.ndarray:
+        x = theta.copy()
+        if basis[d] is not None:
+            x[basis[d]] = t
+        else:
+            x = x + (t - starts[d]) * directions[d]
+        try:
+            with np.errstate(all="ignore"):
+                return rule.flat_output(rule.call(**rule.unflatten(x)))
+        except Exception:  # a perturbed point outside what the user's code accepts
+            return np.full(m, np.nan)
+
+    def objective(t: np.ndarray, j: np.ndarray) -> np.ndarray:
+        rows = j.real.astype(int)
+        pairs, inverse = np.unique(np.stack([rows // m, t.real]), axis=1, return_inverse=True)
+        values = np.stack([output(int(d), float(v)) for d, v in pairs.T])
+        return values[inverse.ravel(), rows % m]
+
+    def noise(t: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return EVAL_ULPS * EPS * np.abs(center[j.real.astype(int) % m]) + floor
+
+    at = {"t": np.repeat(starts, m), "j": np.arange(count * m, dtype=float)}
+    d = differentiate_numerically(objective, at, ["t"], method, noise)["t"]
+    shape = (count, m)
+    return NumericJacobian(d.value.reshape(shape).T, d.error.reshape(shape).T,
+                           d.kink.reshape(shape).T, method)
+
+
+def check_output(rule: Rule, out: Any) -> None:
+    for part in rule.outputs(out):
+        array = np.asarray(part)
+        if array.dtype.kind not in "fiub":
+            raise InputError(f"the function returned {array.dtype} values; check_rule checks "
+                             "real arrays (or a tuple of them)")

@@ -1,0 +1,106 @@
+"""Verdicts on whole arrays: every element of a gradient (or of an output tangent) from
+several sources, judged by compare.classify, but only where a vectorised pass cannot
+already see that the sources agree by far (a 200,000-element gradient costs one pass).
+
+The result names how many elements mismatch and the first few, with every source's value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .compare import CLOSE_CALL, TRUST_ORDER, Estimate, classify
+
+__all__ = ["ArrayVerdict", "judge_array", "FIRST_FEW"]
+
+FIRST_FEW = 5  # mismatching elements listed by index
+_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
+
+
+@dataclass
+class ArrayVerdict:
+    """The verdict on one array: the worst element's status and values, and the
+    mismatching elements (all counted, the first few listed)."""
+
+    status: str
+    culprit: str | None
+    message: str | None
+    elements: int
+    mismatches: int = 0
+    worst: tuple[int, ...] | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    rel_error: float | None = None
+    first: list[tuple[tuple[int, ...], dict[str, float]]] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # elements per non-ok status
+
+
+def _clearly_agree(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarray],
+                   rtol: float, atol: float) -> np.ndarray:
+    """Elements where every pair of sources is well within tolerance (no close call):
+    classify would say ok without refining."""
+    names = list(values)
+    ok = np.ones(values[names[0]].shape, dtype=bool)
+    for i, a in enumerate(names):
+        ok &= np.isfinite(values[a])
+        for b in names[i + 1:]:
+            tol = bounds[a] + bounds[b] + rtol * np.maximum(np.abs(values[a]), np.abs(values[b])) + atol
+            ok &= np.abs(values[a] - values[b]) <= CLOSE_CALL * tol
+    return ok
+
+
+def judge_array(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarray],
+                shape: tuple[int, ...], rtol: float, atol: float,
+                kinks: np.ndarray | None = None, undefined: str | None = None) -> ArrayVerdict:
+    """Judge element by element. ``values``/``bounds``: per source, arrays of ``shape``
+    elements (values and absolute uncertainties); ``kinks``: elements at a kink."""
+    sources = [s for s in TRUST_ORDER if s in values]
+    values = {s: np.asarray(values[s], dtype=float).ravel() for s in sources}
+    bounds = {s: np.asarray(bounds[s], dtype=float).ravel() for s in sources}
+    n = int(math.prod(shape)) if shape else 1
+    clear = _clearly_agree(values, bounds, rtol, atol) if len(sources) >= 2 else np.zeros(n, bool)
+    if kinks is not None:
+        clear &= ~kinks
+    verdict = ArrayVerdict("ok", None, None, n)
+    worst_key: tuple[int, float] = (-1, -1.0)
+    for i in np.flatnonzero(~clear):
+        estimates = {s: Estimate(float(values[s][i]), float(bounds[s][i])) for s in sources}
+        kink = "finite differences see a kink here (one-sided slopes differ)" \
+            if kinks is not None and kinks[i] else None
+        v = classify(estimates, rtol, atol, undefined=undefined, kink=kink)
+        index = tuple(int(k) for k in np.unravel_index(i, shape)) if shape else ()
+        shown = {s: e.value for s, e in estimates.items()}
+        if v.status != "ok":
+            verdict.statuses[v.status] = verdict.statuses.get(v.status, 0) + 1
+        if v.status == "mismatch":
+            verdict.mismatches += 1
+            if len(verdict.first) < FIRST_FEW:
+                verdict.first.append((index, shown))
+        rel = v.rel_error if v.rel_error is not None and not math.isnan(v.rel_error) else -1.0
+        key = (_SEVERITY[v.status], rel)
+        if key > worst_key:
+            worst_key = key
+            verdict.status, verdict.culprit, verdict.message = v.status, v.culprit, v.message
+            verdict.worst, verdict.values, verdict.rel_error = index, shown, v.rel_error
+    if worst_key[0] <= 0 and clear.any():  # all ok: report the largest relative spread
+        i = int(np.argmax(_spread(values, clear)))
+        verdict.worst = tuple(int(k) for k in np.unravel_index(i, shape)) if shape else ()
+        verdict.values = {s: float(values[s][i]) for s in sources}
+        reference = values[sources[0]][i]
+        verdict.rel_error = max((_relative(values[s][i], reference) for s in sources), default=0.0)
+    return verdict
+
+
+def _spread(values: Mapping[str, np.ndarray], where: np.ndarray) -> np.ndarray:
+    stack = np.stack(list(values.values()))
+    spread = (stack.max(axis=0) - stack.min(axis=0)) / np.maximum(np.abs(stack).max(axis=0), 1e-300)
+    return np.where(where, spread, -1.0)
+
+
+def _relative(value: Any, reference: Any) -> float:
+    scale = abs(float(reference))
+    diff = abs(float(value) - float(reference))
+    return diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)
