@@ -260,6 +260,20 @@ class GradcheckFixture:
             self.recorder.add(self.title, report, kwargs.get("data"), kwargs.get("allow_kinks", False))
         return report
 
+    def rule(self, f: Any, vjp: Any = None, jvp: Any = None, **kwargs: Any) -> Any:
+        """``gradcheck.check_rule`` that fails the test with the report's table; ``seed``,
+        ``rtol`` and ``atol`` default to the run's options. Returns the RuleReport."""
+        __tracebackhide__ = True
+        from .errors import GradcheckError
+        from .rule import RuleMismatch, assert_rule
+
+        s = self.settings
+        options = {"seed": s.seed, "rtol": s.rtol, "atol": s.atol, **kwargs}
+        try:
+            return assert_rule(f, vjp, jvp, **options)
+        except (RuleMismatch, GradcheckError) as error:
+            raise error.with_traceback(None) from None
+
     def __repr__(self) -> str:
         s = self.settings
         return f"<gradcheck fixture: seed={s.seed} points={s.points} rtol={s.rtol:g} atol={s.atol:g}>"

@@ -21,7 +21,8 @@ from .budget import Budget
 from .defaults import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED, DEFAULT_TIMEOUT
 from .errors import GradcheckError, InputError
 from .options import check_options, check_seed
-from .rule_checks import Checker, Claimed
+from .rule_checks import Checker
+from .rule_claims import Claimed, Problem, written_into
 from .rule_report import RuleReport
 from .rule_sources import Rule, check_output
 
@@ -54,7 +55,7 @@ def _arguments(at: Any, wrt: Any, inputs: Any) -> tuple[dict[str, Any], list[str
     for n in [*(wrt or []), *inputs]:
         if n not in at:
             raise InputError(f"{n!r} is not in at (which has {', '.join(map(str, at))})")
-    arguments, automatic, notes = {}, [], []
+    arguments, automatic, widened, notes = {}, [], [], []
     for name, value in at.items():
         if not isinstance(name, str):
             raise InputError(f"argument names in at must be strings, got {name!r}")
@@ -65,12 +66,15 @@ def _arguments(at: Any, wrt: Any, inputs: Any) -> tuple[dict[str, Any], list[str
                              "values: only floating arrays can be differentiated")
         if kind == "f" and name not in inputs and (wrt is None or name in wrt):
             if array.dtype != np.float64:
-                notes.append(f"{name} was {array.dtype}: the rule is checked in float64")
+                widened.append(name)
             arguments[name] = array.astype(np.float64)
         else:
             arguments[name] = array if kind in "iub" else _copy(value)
             if kind in "iub" and name not in inputs:
                 automatic.append(name)
+    if widened:
+        notes.append(f"{', '.join(widened)}: checked in float64 (the rule's math; dtype= in check "
+                     "judges rounding)")
     if automatic:
         notes.append(f"{', '.join(automatic)}: integer or boolean, so inputs (not differentiated)")
     params = wrt if wrt is not None else [n for n, v in arguments.items()
@@ -104,7 +108,7 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
                timeout: float | None = DEFAULT_TIMEOUT,
                autodiff: tuple[str, Callable[[np.ndarray], np.ndarray] | None,
                                Callable[[np.ndarray], np.ndarray] | None] | None = None,
-               ) -> RuleReport:
+               foreign: str | None = None) -> RuleReport:
     """Check ``vjp`` (and ``jvp``) of ``f`` at ``at``; the RuleReport has a row per check.
 
     Args:
@@ -122,6 +126,7 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
         seed, rtol, atol, method, timeout: as in ``check``.
         autodiff: for the framework adapters, ``(name, vjp, jvp)`` of the framework's own
             differentiation of ``f``: an extra exact source (flat vectors in, flat out).
+        foreign: the framework ``f`` is written in, if not NumPy (the tape and SymPy skip).
     """
     if not callable(f):
         raise InputError(f"f must be a function of named arguments, got {type(f).__name__}")
@@ -134,9 +139,10 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
     budget = Budget(timeout)
     arguments, params, others, notes = _arguments(at, wrt, inputs)
     rule = Rule(f, arguments, params, others)
+    given = rule.copies()
     try:
         with np.errstate(all="ignore"):
-            out = rule.call()
+            out = f(**given)
     except GradcheckError:
         raise
     except Exception as error:
@@ -145,7 +151,12 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
     parts = rule.outputs(out)
     rule.out_shapes, rule.is_tuple = [np.shape(p) for p in parts], isinstance(out, (tuple, list))
     claimed = Claimed(rule, vjp, jvp)
+    for name in written_into(given, arguments):
+        claimed.problems.append(Problem("no mutation", name, f"f wrote into its argument {name}"))
     checker = Checker(rule, claimed, count, seed, rtol, atol, method, budget, autodiff)
+    if foreign:
+        why = f"f runs {foreign} code, which the tape and SymPy cannot follow"
+        checker.skipped.update({"symbolic": why, "tape": why, "tape forward mode": why})
     rows = checker.run(rule.flat_output(out))
     settings = {"rtol": rtol, "atol": atol, "seed": seed, "cotangents": count,
                 "method": checker.numeric_method, "timeout": budget.timeout}

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import InputError
 from .rule_sources import Rule
 
-__all__ = ["Claimed", "Problem"]
+__all__ = ["Claimed", "Problem", "written_into"]
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,8 @@ class Claimed:
                 result = fn(given, **arguments)
         except Exception as error:
             raise InputError(f"{what} raised {type(error).__name__}: {error}") from None
-        for name, value in arguments.items():
-            if not _same(value, self.rule.arguments[name]):
-                self._note("no mutation", name, f"{what} wrote into its argument {name}")
+        for name in written_into(arguments, self.rule.arguments):
+            self._note("no mutation", name, f"{what} wrote into its argument {name}")
         if not _same_structure(given, original):
             label = "g" if what == "vjp" else "tangents"
             self._note("no mutation", label, f"{what} wrote into its argument {label}")
@@ -132,6 +131,11 @@ class Claimed:
                                            f"of shape {shape}")
             flat.append(array.ravel())
         return np.concatenate(flat)
+
+
+def written_into(given: Mapping[str, Any], original: Mapping[str, Any]) -> list[str]:
+    """The arguments a call changed in place (it was given copies of ``original``)."""
+    return [n for n, v in given.items() if not _same(v, original[n])]
 
 
 def _same_structure(given: Any, original: Any) -> bool:

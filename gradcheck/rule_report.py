@@ -158,8 +158,10 @@ def render(report: RuleReport) -> str:
         out.append(f"{worst.kind:<9} {worst.name:<14} {status:<18} {_what(rows):<28} {_detail(worst)}")
         if worst.status == "mismatch":
             out += _element_lines(worst)
+    reasons: dict[str, list[str]] = {}
     for source, why in report.skipped.items():
-        out.append(f"{source}: not run: {why}")
+        reasons.setdefault(why, []).append(source)
+    out += [f"{', '.join(sources)}: not run: {why}" for why, sources in reasons.items()]
     out += [f"note: {n}" for n in report.notes]
     verdict = "all checks agree" if report.ok else f"{len(report.failures)} checks failed"
     out.append(f"verdict: {verdict}")

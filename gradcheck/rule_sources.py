@@ -218,10 +218,16 @@ def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | N
             return np.full(m, np.nan)
 
     def objective(t: np.ndarray, j: np.ndarray) -> np.ndarray:
-        rows = j.real.astype(int)
-        pairs, inverse = np.unique(np.stack([rows // m, t.real]), axis=1, return_inverse=True)
-        values = np.stack([output(int(d), float(v)) for d, v in pairs.T])
-        return values[inverse.ravel(), rows % m]
+        # numeric.py perturbs row by row (rows d*m .. d*m+m-1 share direction d and so
+        # every step): f once per direction and step, each call serving m rows
+        steps = t.real.reshape(count * m, -1)
+        first = steps[::m]
+        if not np.array_equal(np.repeat(first, m, axis=0), steps):
+            raise AssertionError("numeric.py's perturbation layout changed")
+        values = np.stack([np.stack([output(d, float(v)) for v in first[d]])
+                           for d in range(count)])  # (directions, steps, m)
+        rows = np.arange(count * m)
+        return values[rows // m, :, rows % m].ravel()
 
     def noise(t: np.ndarray, j: np.ndarray) -> np.ndarray:
         return EVAL_ULPS * EPS * np.abs(center[j.real.astype(int) % m]) + floor
