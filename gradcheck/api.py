@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Uni
 from .options import check_options, check_seed
 from .pipeline import run_check
 from .budget import DEFAULT_TIMEOUT, Budget
+from .cotangent import note as weighted_note, weighted
 from .defaults import DEFAULT_ATOL, DEFAULT_POINTS, DEFAULT_RTOL, DEFAULT_SEED
 from .errors import InputError
 from .points import check_points
@@ -65,7 +66,7 @@ class GradientMismatch(AssertionError):
 
 def check(expression: Model, wrt: Sequence[str] | str | None = None,
           at: Mapping[str, Any] | None = None, *, data: Mapping[str, Any] | None = None,
-          reduce: Reduce = "sum", claimed: Claim | None = None, points: int = DEFAULT_POINTS,
+          reduce: Reduce | None = None, claimed: Claim | None = None, points: int = DEFAULT_POINTS,
           seed: int = DEFAULT_SEED, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
           method: Method = "auto", inputs: Sequence[str] | None = None, per_element: bool = False,
           projections: int | None = None, symbolic_limit: int = SYMBOLIC_LIMIT,
@@ -82,7 +83,9 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
         at: values for some or all variables; the rest get seeded values in the domain.
         data: a data set. For text, columns over whose rows the loss is the expression
             summed (``reduce="sum"``) or averaged (``"mean"``); a function gets them as
-            given and its output is summed or averaged.
+            given and its output is summed or averaged. A function with an array output
+            and no data or claim (reduce left None) is checked as sum(g * output) for a
+            seeded random g, which the report notes; ``reduce="sum"`` checks the plain sum.
         claimed: the user's own gradients, per parameter: text, a callable taking
             variables by name, or a value; or one gradient function (see check_grad).
         points, seed: how many seeded points, and
@@ -119,7 +122,7 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     if isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2):
         raise InputError(f"order must be 1 (gradients) or 2 (Hessians), got {order!r}")
     if order == 2:  # the Hessian machinery is imported only when asked for
-        return _second_order(expression, wrt, at, data=data, reduce=reduce, claimed=claimed,
+        return _second_order(expression, wrt, at, data=data, reduce="sum" if reduce is None else reduce, claimed=claimed,
                              points=points, seed=seed, rtol=rtol, atol=atol, method=method,
                              inputs=inputs, per_element=per_element, projections=projections,
                              symbolic_limit=symbolic_limit, timeout=timeout, dtype=dtype)
@@ -129,11 +132,20 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
     if not isinstance(per_element, bool):
         raise InputError(f"per_element must be True or False, got {per_element!r}")
     seed = check_seed(seed)
-    problem = make_problem(expression, wrt, at, data, reduce, inputs)
+    seen: dict = {}
+    if reduce is None and data is None and claimed is None and _is_function(expression):
+        expression, seen = weighted(expression, seed)
+    problem = make_problem(expression, wrt, at, data, "sum" if reduce is None else reduce, inputs)
     count = check_points(points)
     claims = prepare_claims(claimed, problem, dt)
-    return run_check(problem, claims, count, seed, rtol, atol, method, per_element, projections,
-                     symbolic_limit, budget, dt)
+    report = run_check(problem, claims, count, seed, rtol, atol, method, per_element,
+                       projections, symbolic_limit, budget, dt)
+    report.notes += filter(None, [weighted_note(seen, seed)])
+    return report
+
+
+def _is_function(model: Any) -> bool:
+    return callable(model) and not type(model).__module__.startswith("sympy")
 
 
 def _second_order(expression: Any, wrt: Any, at: Any, *, claimed: Any, projections: Any,

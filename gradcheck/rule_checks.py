@@ -42,6 +42,7 @@ class Checker:
         self.notes: list[str] = []
         self.jacobian: np.ndarray | None = None
         self.numeric_method = method
+        self.undefined: str | None = None
 
     def sources(self) -> list[str]:
         out = ["symbolic"] * (self.jacobian is not None) + ["tape"] * ("tape" not in self.skipped)
@@ -146,7 +147,7 @@ class Checker:
             values["numeric"] = numeric[0]
             bounds["numeric"] = numeric[1] + next(iter(bounds.values()))
             kinks = numeric[2]
-        return judge_array(values, bounds, shape, self.rtol, self.atol, kinks)
+        return judge_array(values, bounds, shape, self.rtol, self.atol, kinks, self.undefined)
 
     def _projected(self, exact: dict[str, np.ndarray], u: np.ndarray,
                    numeric: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ArrayVerdict:
@@ -159,6 +160,10 @@ class Checker:
     # ------------------------------------------------------------ the checks
     def run(self, center: np.ndarray) -> list[RuleRow]:
         rule, m, n = self.rule, self.rule.out_size, self.rule.size
+        bad = np.flatnonzero(~np.isfinite(center))
+        if bad.size:
+            self.undefined = (f"f is not finite at {bad.size} of {m} output elements (first: "
+                              f"flat index {bad[0]}, value {center[bad[0]]}): no derivative there")
         cotangents = [(f"g{i}", self.rng.standard_normal(m)) for i in range(self.count)]
         if m <= BASIS_OUTPUTS:
             cotangents += [(f"e{k}", np.eye(m)[k]) for k in range(m)]

@@ -61,6 +61,8 @@ def judge_array(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarra
     values = {s: np.asarray(values[s], dtype=float).ravel() for s in sources}
     bounds = {s: np.asarray(bounds[s], dtype=float).ravel() for s in sources}
     n = int(math.prod(shape)) if shape else 1
+    if undefined:
+        return ArrayVerdict("undefined", None, undefined, n)
     clear = _clearly_agree(values, bounds, rtol, atol) if len(sources) >= 2 else np.zeros(n, bool)
     if kinks is not None:
         clear &= ~kinks

@@ -257,3 +257,15 @@ def test_the_fixture_fails_a_test_with_the_table(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*MISMATCH (claimed)*"])
+
+
+def test_check_weights_an_array_output_by_a_random_cotangent_and_says_so():
+    at = {"x": X, "W": W}
+    report = gradcheck.check(lambda x, W: x @ W, at=at)
+    assert report.ok
+    assert any("sum(g * output)" in n and "(4, 3)" in n for n in report.notes)
+    g = np.random.default_rng(0).standard_normal((4, 3))
+    assert report.points[0].value == pytest.approx(float((g * (X @ W)).sum()))
+    plain = gradcheck.check(lambda x, W: x @ W, at=at, reduce="sum")
+    assert plain.points[0].value == pytest.approx(float((X @ W).sum()))
+    assert not any("sum(g * output)" in n for n in plain.notes)
