@@ -18,6 +18,7 @@ import numpy as np
 from . import finite
 from .budget import SYMBOLIC_SHARE, Budget
 from .compare import ROUNDING_ULPS, Estimate
+from .elements import exact_elements
 from .errors import GradcheckError, InputError
 from .numeric import NumericDerivative
 from .points import KINK_MARGIN, choose_points
@@ -217,6 +218,12 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
            ) -> ParamResult:
     """Every check of one parameter (its elements, or its random directions), summarised."""
     where, shape, u = run.problem.slices()[p], run.problem.shapes[p], run.directions.get(p)
+    if u is not None and undefined is None and run.dtype == np.float64:  # every element first
+        sym, mag, tape, claim = exact.of(p, where, None)
+        found = exact_elements(p, shape, {"symbolic": sym, "tape": tape, "claimed": claim},
+                               mag, run.rtol, run.atol)
+        if found is not None:
+            return found
     sym, mag, tape, claim = exact.of(p, where, u)
     checks = []
     for i in range(len(num.value)):
@@ -313,9 +320,9 @@ def _derivatives(run: _Run) -> dict[str, str]:
 
 
 def _notes(run: _Run, seed: int, requested: str) -> list[str]:
-    notes = [f"{p}: {run.problem.sizes[p]:,} elements checked along {len(u)} random unit "
-             f"directions (random projection, seed {seed}), not element by element"
-             for p, u in run.directions.items()]
+    notes = [f"{p}: {run.problem.sizes[p]:,} elements: the exact sources compared element by "
+             f"element, the finite differences along {len(u)} random unit directions (random "
+             f"projection, seed {seed})" for p, u in run.directions.items()]
     if requested == "auto" and run.method == "central":
         notes.append(f"finite differences: central differences (Richardson would need more "
                      f"than {finite.CALL_BUDGET:,} function calls per point)")

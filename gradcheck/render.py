@@ -129,6 +129,11 @@ def verdict_line(report: Report, allow_kinks: bool = False) -> str:
     return f"FAILED: {bad} of {plural(sum(counts.values()), 'check')} at {where}{tail}"
 
 
+def _element_line(name: str, entry: dict) -> str:
+    values = "  ".join(f"{k}={format_number(v)}" for k, v in entry.items() if k != "index")
+    return f"    {name}[{', '.join(map(str, entry['index']))}]: {values}"
+
+
 def render_table(report: Report, style: Style = _plain, allow_kinks: bool = False) -> str:
     """The report as text: header, one row per parameter (its worst point), verdict."""
     many = len(report.points) > 1
@@ -162,6 +167,8 @@ def render_table(report: Report, style: Style = _plain, allow_kinks: bool = Fals
     for name in names:
         if name in worst and worst[name][1].message:
             lines.append(f"  {name}: {worst[name][1].message}")
+        if name in worst and worst[name][1].first_mismatches:
+            lines += [_element_line(name, e) for e in worst[name][1].first_mismatches]
     for source, why in report.skipped.items():
         lines.append(f"  note: {source} skipped: {why}")
     lines += [f"  note: {n}" for n in report.notes]

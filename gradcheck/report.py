@@ -58,6 +58,7 @@ class ParamResult:
     mismatches: int | None = None  # elements (or directions) whose status is mismatch
     projection: int | None = None  # directions checked instead of elements, if any
     per_element: list[dict[str, Any]] | None = None  # only on request
+    first_mismatches: list[dict[str, Any]] | None = None  # index and values, the first few
 
     @property
     def is_tensor(self) -> bool:
@@ -82,6 +83,9 @@ class ParamResult:
                 "max_abs_error": _number(self.max_abs_error),
                 "max_rel_error": _number(self.max_rel_error),
                 "mismatches": self.mismatches, "projection": self.projection})
+            if self.first_mismatches:
+                out["first_mismatches"] = [{k: _number(v) if isinstance(v, float) else v
+                                            for k, v in e.items()} for e in self.first_mismatches]
             if self.per_element is not None:
                 out["per_element"] = [{k: _number(v) if isinstance(v, float) else v
                                        for k, v in e.items()} for e in self.per_element]

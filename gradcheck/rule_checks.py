@@ -20,11 +20,10 @@ from .numeric import EPS
 from .rule_claims import Claimed
 from .rule_report import RuleRow
 from .rule_sources import NumericJacobian, Rule, numeric_jacobian, symbolic_jacobian, tape_jvp, tape_vjp
-from .rule_verdict import ArrayVerdict, judge_array
+from .rule_verdict import ROUNDING_ULPS, ArrayVerdict, judge_array, rounding_bounds
 
 __all__ = ["Checker", "BASIS_OUTPUTS", "DIRECTIONS"]
 
-ROUNDING_ULPS = 64
 BASIS_OUTPUTS = 16  # outputs this small get every Jacobian row checked
 DIRECTIONS = 8  # random directions per parameter when its elements exceed the call budget
 NUMBERS_BUDGET = 2_000_000  # perturbed output elements numeric.py handles at once
@@ -120,19 +119,6 @@ class Checker:
         return numeric_jacobian(self.rule, directions, basis, method, center)
 
     # ------------------------------------------------------------ judging
-    def _bounds(self, values: dict[str, np.ndarray], magnitude: np.ndarray | None
-                ) -> dict[str, np.ndarray]:
-        """Rounding of each exact source: ROUNDING_ULPS ulps of the size of the terms it
-        adds (|J|^T |g| where SymPy ran), never less than of the array's largest element."""
-        stack = np.abs(np.stack(list(values.values())))
-        stack = np.where(np.isfinite(stack), stack, 0.0)
-        size = stack.max(axis=0)
-        floor = float(size.max(initial=0.0))
-        if magnitude is not None:
-            size = np.maximum(size, magnitude)
-        scale = ROUNDING_ULPS * EPS * np.maximum(size, floor)
-        return {s: scale for s in values}
-
     def _row(self, kind: str, name: str, label: str, v: ArrayVerdict) -> RuleRow:
         return RuleRow(kind, name, label, v.status, v.culprit, v.message, v.elements,
                        v.mismatches, v.worst, v.values, v.rel_error, v.first)
@@ -140,7 +126,7 @@ class Checker:
     def _judge(self, exact: dict[str, np.ndarray], magnitude: np.ndarray | None,
                numeric: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                shape: tuple[int, ...]) -> ArrayVerdict:
-        bounds = self._bounds(exact, magnitude)
+        bounds = rounding_bounds(exact, magnitude)
         values = dict(exact)
         kinks = None
         if numeric is not None:

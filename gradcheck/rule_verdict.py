@@ -15,9 +15,11 @@ import numpy as np
 
 from .compare import CLOSE_CALL, TRUST_ORDER, Estimate, classify
 
-__all__ = ["ArrayVerdict", "judge_array", "FIRST_FEW"]
+__all__ = ["ArrayVerdict", "judge_array", "rounding_bounds", "FIRST_FEW", "ROUNDING_ULPS"]
 
 FIRST_FEW = 5  # mismatching elements listed by index
+ROUNDING_ULPS = 64
+EPS = float(np.finfo(float).eps)
 _SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 
@@ -36,6 +38,21 @@ class ArrayVerdict:
     rel_error: float | None = None
     first: list[tuple[tuple[int, ...], dict[str, float]]] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)  # elements per non-ok status
+
+
+def rounding_bounds(values: Mapping[str, np.ndarray], magnitude: np.ndarray | None
+                    ) -> dict[str, np.ndarray]:
+    """Rounding of each exact source: ROUNDING_ULPS ulps of the size of the terms it adds
+    (``magnitude``, where known), never less than of the array's largest element (an
+    element that cancels to about 0 carries the rounding of the terms that cancelled)."""
+    stack = np.abs(np.stack([np.asarray(v, dtype=float) for v in values.values()]))
+    stack = np.where(np.isfinite(stack), stack, 0.0)
+    size = stack.max(axis=0)
+    floor = float(size.max(initial=0.0))
+    if magnitude is not None:
+        size = np.maximum(size, np.where(np.isfinite(magnitude), magnitude, 0.0))
+    scale = ROUNDING_ULPS * EPS * np.maximum(size, floor)
+    return {s: scale for s in values}
 
 
 def _clearly_agree(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarray],

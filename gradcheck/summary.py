@@ -11,6 +11,8 @@ from typing import Any, Callable, Sequence
 from .compare import Estimate, Verdict, classify
 from .report import ParamResult
 
+FIRST_FEW = 5  # mismatching elements a tensor's result lists
+
 __all__ = ["Check", "summarise"]
 
 _SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
@@ -88,6 +90,10 @@ def summarise(name: str, shape: tuple[int, ...], checks: Sequence[Check], rtol: 
     result.max_abs_error = max(_spread(_values(c, v)) for c, v in zip(checks, verdicts))
     result.max_rel_error = max(rels) if rels else None
     result.mismatches = sum(v.status == "mismatch" for v in verdicts)
+    if projection is None:
+        bad = [i for i, v in enumerate(verdicts) if v.status == "mismatch"][:FIRST_FEW]
+        result.first_mismatches = [{"index": list(checks[i].label), **_values(checks[i], verdicts[i])}
+                                   for i in bad] or None
     result.message = "; ".join(filter(None, [_message(name, checks, verdicts, worst, unit), note])) or None
     if per_element:
         result.per_element = [_entry(c, v) for c, v in zip(checks, verdicts)]

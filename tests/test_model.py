@@ -182,11 +182,32 @@ def test_expression_too_big_to_differentiate_is_skipped_quickly(monkeypatch):
     assert "too large to differentiate" in report.skipped["symbolic"] and report.ok
 
 
+def test_one_wrong_element_of_a_projected_parameter_is_found_by_the_exact_sources():
+    x, w = np.random.default_rng(3).normal(size=(100, 100)), np.linspace(-1, 1, 100)
+
+    def grad(x, w):
+        d = 1 - np.tanh(x * w) ** 2
+        return {"x": d * w, "w": (d * x).sum(axis=0)}
+
+    def off(x, w):
+        out = grad(x, w)
+        out["x"][17, 42] *= 1 + 1e-6
+        return out
+
+    f = lambda x, w: np.sum(np.tanh(x * w))  # noqa: E731
+    assert check_grad(f, grad, at={"x": x, "w": w}).ok
+    r = only(check_grad(f, off, at={"x": x, "w": w}), "x")
+    assert (r.status, r.culprit, r.mismatches, r.worst_index) == ("mismatch", "claimed", 1, (17, 42))
+    assert r.first_mismatches[0]["index"] == [17, 42]
+    assert r.first_mismatches[0]["claimed"] == pytest.approx(grad(x, w)["x"][17, 42] * (1 + 1e-6), rel=1e-12)
+
+
 def test_random_projection_checks_directions_and_says_so():
     report = check_grad(layer, grad_layer, at=AT, inputs=["x"], projections=3, seed=4)
     r = only(report, "W")
     assert report.ok and r.projection == 3 and isinstance(r.worst_index, int)
-    assert any("W: 12 elements checked along 3 random unit directions" in n for n in report.notes)
+    assert any("W: 12 elements: the exact sources compared element by element, the finite "
+               "differences along 3 random unit directions" in n for n in report.notes)
     # the projected tape value is the gradient projected on one of the seeded directions
     u = np.random.default_rng(4).normal(size=(3, 12))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
@@ -201,7 +222,8 @@ def test_random_projection_catches_a_wrong_matrix():
 
     report = check_grad(layer, transposed_outer, at=AT, inputs=["x"], projections=2)
     r = only(report, "W")
-    assert r.status == "mismatch" and r.culprit == "claimed" and r.mismatches == 2
+    # the exact sources find it on every element before any direction is needed
+    assert r.status == "mismatch" and r.culprit == "claimed" and r.mismatches == 12
 
 
 def test_projection_is_the_default_above_the_threshold(monkeypatch):
