@@ -259,6 +259,11 @@ def _constant_notes(model: Expression, given: set) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _index_like(value: Any) -> bool:
+    kind = getattr(value, "dtype", None)
+    return kind is not None and np.ndim(value) > 0 and np.dtype(kind).kind in "iub"
+
+
 def make_problem(model: Any, wrt: Sequence[str] | str | None = None,
                  at: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
                  reduce: str = "sum", inputs: Sequence[str] | None = None) -> Problem:
@@ -286,8 +291,15 @@ def make_problem(model: Any, wrt: Sequence[str] | str | None = None,
                          if expression else f"{', '.join(sorted(overlap))} given both in at and in data")
     columns = _data_columns(data) if expression else {}
     defaults = model.defaults
-    default = [n for n in names if n not in data and n not in held and (n in at or n not in defaults)]
+    # integer and boolean arrays (labels, indices, masks) cannot be parameters
+    indices = [] if expression else [n for n, v in at.items() if n not in held and _index_like(v)]
+    default = [n for n in names if n not in data and n not in held and n not in indices
+               and (n in at or n not in defaults)]
     wrt = resolve_wrt(wrt, names, data, default, unknown)
+    for n in indices:
+        if n in wrt:
+            raise InputError(f"{n} holds {np.asarray(at[n]).dtype} values: an integer or boolean "
+                             "array cannot be differentiated (leave it out of wrt)")
     fixed: dict[str, Any]
     if expression:
         fixed = dict(columns)
@@ -303,4 +315,6 @@ def make_problem(model: Any, wrt: Sequence[str] | str | None = None,
     free = tuple(n for n in names if n not in pinned and n not in fixed and n not in defaults)
     others = tuple(n for n in names if n not in wrt and n not in data)
     notes = _constant_notes(model, given) if expression else ()
+    if indices:
+        notes += (f"{', '.join(indices)}: integer or boolean arrays, so inputs (not differentiated)",)
     return Problem(model, wrt, others, tuple(data), fixed, pinned, free, reduce, notes, tuple(at))

@@ -328,3 +328,21 @@ def test_rounding_bound_of_a_function_model_stays_finite():
     assert gradcheck.check_grad(f, g, at={"w": 2.443}).ok
     slipped = gradcheck.check_grad(f, lambda w: 1.000001 * g(w), at={"w": 2.443})
     assert slipped.points[0].params[0].culprit == "claimed"
+
+
+def test_integer_and_boolean_arrays_are_inputs_without_being_told():
+    x = np.random.default_rng(0).normal(size=(4, 5))
+    labels, mask = np.array([1, 0, 3, 4]), np.array([True, False, True, True, False])
+
+    def loss(x, y, m):
+        return (x[np.arange(4), y] ** 2).sum() + (x[:, m] ** 3).sum()
+    report = check(loss, at={"x": x, "y": labels, "m": mask})
+    assert report.ok and report.wrt == ["x"]
+    assert "y, m: integer or boolean arrays, so inputs (not differentiated)" in report.notes
+    truth = np.zeros_like(x)
+    truth[np.arange(4), labels] += 2 * x[np.arange(4), labels]
+    truth[:, mask] += 3 * x[:, mask] ** 2
+    r = only(check_grad(loss, lambda x, y, m: {"x": truth}, at={"x": x, "y": labels, "m": mask}), "x")
+    assert r.status == "ok"
+    with pytest.raises(InputError, match="y holds int64 values: an integer or boolean array"):
+        check(loss, wrt=["x", "y"], at={"x": x, "y": labels, "m": mask})
