@@ -148,14 +148,14 @@ def render(report: RuleReport) -> str:
     out = [f"check_rule {report.function}: wrt {', '.join(report.wrt) or '(nothing)'}; "
            f"output {', '.join(str(s) for s in report.output)}",
            f"sources: {', '.join(report.sources)}", ""]
-    header = f"{'check':<9} {'name':<14} {'status':<18} {'checked':<28} detail"
+    header = f"{'check':<9} {'name':<14} {'status':<18} {'checked':<32} detail"
     out += [header, "-" * len(header)]
     for rows in _groups(report.rows):
         worst = max(rows, key=lambda r: (_SEVERITY[r.status], r.rel_error or 0.0))
         status = worst.status.upper() if worst.status == "mismatch" else worst.status
         if worst.culprit:
             status += f" ({worst.culprit})"
-        out.append(f"{worst.kind:<9} {worst.name:<14} {status:<18} {_what(rows):<28} {_detail(worst)}")
+        out.append(f"{worst.kind:<9} {worst.name:<14} {status:<18} {_what(rows):<32} {_detail(worst)}")
         if worst.status == "mismatch":
             out += _element_lines(worst)
     reasons: dict[str, list[str]] = {}

@@ -269,3 +269,13 @@ def test_check_weights_an_array_output_by_a_random_cotangent_and_says_so():
     plain = gradcheck.check(lambda x, W: x @ W, at=at, reduce="sum")
     assert plain.points[0].value == pytest.approx(float((X @ W).sum()))
     assert not any("sum(g * output)" in n for n in plain.notes)
+
+
+def test_the_readme_example_runs_and_passes():
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Checking a layer's backward"):]
+    namespace: dict = {}
+    exec(re.search(r"`{3}python\n(.*?)`{3}", section, re.S).group(1), namespace)  # our own text
+    assert namespace["report"].ok and namespace["report"].wrt == ["x", "W", "b"]
