@@ -22,6 +22,8 @@ __all__ = ["choose_method", "calls_per_check", "elementwise", "directional",
 # Function calls per point that the automatic choice lets Richardson spend (327 per
 # element); above it, central differences (11 per element).
 CALL_BUDGET = 20_000
+# Numbers a function's Richardson differences may pass it per point before central ones do.
+NUMBERS_PER_POINT = 50_000_000
 # Numbers (perturbations times point variables) in one broadcast call of an expression.
 _BATCH_NUMBERS = 4_000_000
 
@@ -43,6 +45,16 @@ def choose_method(method: str, checks: int, problem: Problem) -> str:
     if problem.model.batched:
         return "richardson"
     return "richardson" if checks * calls_per_check("richardson") <= CALL_BUDGET else "central"
+
+
+def affordable(method: str, checks: int, problem: Problem, point: Mapping[str, Any]) -> str:
+    """Richardson for a function only while a point's calls pass it at most
+    NUMBERS_PER_POINT numbers in all (a deterministic stand-in for its cost, so the same
+    check always picks the same scheme), else central differences."""
+    if method != "richardson" or problem.model.batched:
+        return method
+    numbers = sum(int(np.size(v)) for v in {**problem.fixed, **point}.values())
+    return "central" if checks * calls_per_check(method) * numbers > NUMBERS_PER_POINT else method
 
 
 def _noise(level: float | None) -> Callable[..., np.ndarray] | None:

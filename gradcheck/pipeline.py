@@ -325,7 +325,8 @@ def _notes(run: _Run, seed: int, requested: str) -> list[str]:
              f"projection, seed {seed})" for p, u in run.directions.items()]
     if requested == "auto" and run.method == "central":
         notes.append(f"finite differences: central differences (Richardson would need more "
-                     f"than {finite.CALL_BUDGET:,} function calls per point)")
+                     f"than {finite.CALL_BUDGET:,} function calls, or "
+                     f"{finite.NUMBERS_PER_POINT:,} numbers passed, per point)")
     return notes
 
 
@@ -359,6 +360,8 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
     if symbolic is not None:
         usable = lambda point: _usable(run, symbolic.arguments(problem, point))  # noqa: E731
     chosen, notes = choose_points(problem, count, seed, usable, budget)
+    if method == "auto" and chosen:
+        run.method = finite.affordable(run.method, checks, problem, chosen[0])
     results = [_check_point(run, point) for _, point in budget.within(chosen, notes)]
     return _report(run, results, list(problem.notes) + notes, count, seed, method, budget)
 
