@@ -6,7 +6,14 @@ array as NumPy runs them on numbers. NumPy's ufuncs, which on object arrays woul
 a ``.sin()`` method SymPy lacks, are mapped to SymPy functions by one table (rules.py).
 Comparisons become 0/1 indicators (``Piecewise``), so ``np.where`` and masks work, but
 Python control flow on a symbolic value (``if w > 0:``) cannot be traced and says so.
-Anything without a SymPy meaning raises UnsupportedOperation naming it.
+Indexing takes constant masks and integer arrays (repeats included); ``ufunc.at`` writes
+into a stand-in or object array made in the function, never into an argument.
+
+Beyond running on the object array: reductions over axis tuples (arrays.py); var, std,
+outer, trace; joins, ``np.pad`` (copying modes) and ``np.einsum`` (layout.py); and
+``numpy.linalg`` det, slogdet, inv, solve, matrix_power, norm (linalg.py), whose symbolic
+determinants and inverses stop at MATRIX_LIMIT x MATRIX_LIMIT. Anything without a SymPy
+meaning raises UnsupportedOperation naming it.
 
 >>> import numpy as np
 >>> w = symbols("w", (2,))
@@ -14,8 +21,9 @@ Anything without a SymPy meaning raises UnsupportedOperation naming it.
 tanh(w_0) + 2*tanh(w_1)
 """
 
+from .linalg import MATRIX_LIMIT
 from .rules import ELEMENTWISE
 from .value import OPERATION_LIMIT, StandIn, as_expression, element_names, symbols
 
 __all__ = ["StandIn", "symbols", "as_expression", "element_names", "ELEMENTWISE",
-           "OPERATION_LIMIT"]
+           "OPERATION_LIMIT", "MATRIX_LIMIT"]

@@ -8,8 +8,9 @@ import numpy as np
 import sympy
 
 from ..errors import UnsupportedOperation
-from .arrays import FUNCTIONS, matmul
-from .base import StandInBase, raw
+from . import arrays, layout, linalg
+from .arrays import matmul
+from .base import Budget, StandInBase, budget_of, charge, operand, raw
 from .rules import COMPARISONS, UFUNCS, as_sympy, is_constant
 
 __all__ = ["StandIn", "symbols", "as_expression", "element_names", "raw", "OPERATION_LIMIT"]
@@ -18,51 +19,45 @@ __all__ = ["StandIn", "symbols", "as_expression", "element_names", "raw", "OPERA
 # expression grows past this would make SymPy crawl rather than answer.
 OPERATION_LIMIT = 2_000_000
 
-
-class _Budget:
-    """Element operations left for one trace, shared by every StandIn it creates."""
-
-    def __init__(self, limit: int):
-        self.left = limit
-
-    def spend(self, count: int) -> None:
-        self.left -= count
-        if self.left < 0:
-            raise UnsupportedOperation(
-                f"the symbolic expression grew past {OPERATION_LIMIT:,} element operations; "
-                "too large for SymPy")
+FUNCTIONS = {**arrays.FUNCTIONS, **layout.FUNCTIONS, **linalg.FUNCTIONS}
 
 
-def _whole(v: Any) -> Any:
-    return int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53 else v
+def _qualified(func: Callable) -> str:
+    linalg_function = getattr(func, "__module__", None) == "numpy.linalg"
+    return f"numpy.{'linalg.' if linalg_function else ''}{func.__name__}"
 
 
-_WHOLE = np.frompyfunc(_whole, 1, 1)
+def _index(index: Any) -> Any:
+    """An index as NumPy takes it: a stand-in of constants as integers or booleans; one that
+    depends on a parameter is refused (its elements would have to be decided)."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if not isinstance(index, StandIn):
+        return raw(index)
+    values = index.array
+    if any(not is_constant(e) for e in values.flat):
+        raise UnsupportedOperation("indexing by a symbolic value (a mask or index that depends "
+                                   "on a parameter) cannot be traced; np.where can express it")
+    if all(isinstance(e, (bool, np.bool_, sympy.logic.boolalg.BooleanAtom)) for e in values.flat):
+        return values.astype(bool)
+    if all(isinstance(e, (int, np.integer, sympy.Integer)) for e in values.flat):
+        return values.astype(np.intp)
+    raise IndexError("arrays used as indices must be of integer (or boolean) type")
 
 
-def _operand(x: Any) -> Any:
-    """A constant operand with whole floats as ints: 2*w, not 2.0*w; the same number exactly."""
-    if isinstance(x, StandIn):
-        return x.array
-    if isinstance(x, (float, np.floating)):
-        return _whole(float(x))
-    x = raw(x)
-    if isinstance(x, (list, tuple)):
-        x = np.asarray(x, dtype=object if any(isinstance(e, sympy.Basic) for e in np.ravel(x)) else None)
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        return _WHOLE(x.astype(object))
-    return x
-
-
-def _budget_of(values: Any) -> _Budget | None:
-    for x in values:
-        if isinstance(x, StandIn):
-            return x.budget
-        if isinstance(x, (list, tuple)):
-            found = _budget_of(x)
-            if found is not None:
-                return found
-    return None
+def _ufunc_at(ufunc: np.ufunc, target: Any, index: Any, *values: Any) -> None:
+    """ufunc.at in place into a stand-in or an object array, as NumPy does on numbers."""
+    array = target.array if isinstance(target, StandIn) else target
+    name = f"numpy.{ufunc.__name__}.at"
+    if not isinstance(array, np.ndarray) or array.dtype != object:
+        raise UnsupportedOperation(
+            f"{name} into an array of numbers cannot hold symbolic values; accumulate into a "
+            "stand-in such as np.zeros_like(w)")
+    if not array.flags.writeable:
+        raise UnsupportedOperation(f"{name} into a read-only array (an argument of the function "
+                                   "or a view of one) would change the parameter itself")
+    charge((target,) + values, max(sum(int(np.size(raw(v))) for v in values), 1))
+    UFUNCS[ufunc].at(array, _index(index), *(operand(v) for v in values))
 
 
 class StandIn(StandInBase):
@@ -70,27 +65,29 @@ class StandIn(StandInBase):
 
     __array_priority__ = 1000  # ndarray operators defer to ours
 
-    def __init__(self, array: Any, budget: _Budget | None = None):
+    def __init__(self, array: Any, budget: Budget | None = None):
         self.array = np.asarray(array, dtype=object)
-        self.budget = budget or _Budget(OPERATION_LIMIT)
+        self.budget = budget or Budget(OPERATION_LIMIT)
         self.budget.spend(max(self.array.size, 1))
 
     # ------------------------------------------------------------ NumPy protocol
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "at" and ufunc in UFUNCS and not kwargs:
+            return _ufunc_at(ufunc, *inputs)
         how = "" if method == "__call__" else f".{method}"
         if method != "__call__" or kwargs or (ufunc not in UFUNCS and ufunc is not np.matmul):
             raise UnsupportedOperation(
                 f"numpy.{ufunc.__name__}{how} is not supported by the symbolic stand-in"
                 + (f" (with {', '.join(sorted(kwargs))})" if kwargs else ""))
-        arrays = [_operand(x) for x in inputs]
+        operands = [operand(x) for x in inputs]
         if ufunc is np.matmul:
-            out = matmul(*arrays)
+            out = matmul(*operands)
         else:
-            out = UFUNCS[ufunc](*arrays)
+            out = UFUNCS[ufunc](*operands)
         out = np.asarray(out, dtype=object)
         if ufunc in COMPARISONS and all(is_constant(e) for e in out.flat):
             return out.astype(bool)  # decided without symbols: plain booleans for control flow
-        return StandIn(out, _budget_of(inputs))
+        return StandIn(out, budget_of(inputs))
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
         special = FUNCTIONS.get(func)
@@ -103,13 +100,16 @@ class StandIn(StandInBase):
             raise
         except Exception as error:
             raise UnsupportedOperation(
-                f"numpy.{func.__name__} cannot run on symbolic values "
+                f"{_qualified(func)} cannot run on symbolic values "
                 f"({type(error).__name__}: {error})") from None
         return self._wrap(out, (args, kwargs))
 
     def _wrap(self, out: Any, sources: Any = ()) -> Any:
         if isinstance(out, StandIn):
             return out
+        if isinstance(out, (tuple, list)):  # slogdet's (sign, logabsdet), np.split's parts
+            parts = [self._wrap(part) for part in out]
+            return type(out)(*parts) if hasattr(out, "_fields") else type(out)(parts)
         if isinstance(out, np.ndarray) and out.dtype == object or isinstance(out, sympy.Basic):
             return StandIn(out, self.budget)
         return out
@@ -147,7 +147,7 @@ class StandIn(StandInBase):
         return (self[i] for i in range(len(self)))
 
     def __getitem__(self, index: Any) -> "StandIn":
-        return StandIn(self.array[raw(index)], self.budget)
+        return StandIn(self.array[_index(index)], self.budget)
 
     def __repr__(self) -> str:
         return f"StandIn({self.array!r})"
@@ -176,6 +176,12 @@ class StandIn(StandInBase):
 
     def min(self, axis: Any = None, keepdims: bool = False) -> "StandIn":
         return np.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> "StandIn":
+        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> "StandIn":
+        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def dot(self, other: Any) -> "StandIn":
         return np.dot(self, other)
@@ -221,10 +227,13 @@ def element_names(name: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{name}_{'_'.join(map(str, i))}" for i in np.ndindex(*shape)]
 
 
-def symbols(name: str, shape: tuple[int, ...] = (), budget: _Budget | None = None) -> StandIn:
-    """A StandIn of real symbols named by :func:`element_names`."""
+def symbols(name: str, shape: tuple[int, ...] = (), budget: Budget | None = None) -> StandIn:
+    """A StandIn of real symbols named by :func:`element_names`; read-only, so an in-place
+    operation (np.add.at) cannot turn a parameter's symbols into expressions."""
     elements = [sympy.Symbol(n, real=True) for n in element_names(name, tuple(shape))]
-    return StandIn(np.array(elements, dtype=object).reshape(shape), budget)
+    array = np.array(elements, dtype=object).reshape(shape)
+    array.flags.writeable = False
+    return StandIn(array, budget)
 
 
 def as_expression(value: Any, reduce: str = "sum") -> sympy.Expr:
