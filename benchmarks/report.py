@@ -20,7 +20,8 @@ from . import peers
 __all__ = ["new_result", "machine", "write", "render", "figure", "update_readme", "ORDER"]
 
 # The order of the sections in RESULTS.md (the order of the issue).
-ORDER = ("scalar_tape", "tensor_tape", "verdicts", "numeric_accuracy", "scaling", "startup")
+ORDER = ("scalar_tape", "tensor_tape", "verdicts", "numeric_accuracy", "scaling", "startup",
+         "reliability", "float32", "hessians", "rules")
 README_START = "<!-- benchmarks:start -->"
 README_END = "<!-- benchmarks:end -->"
 
