@@ -1,7 +1,8 @@
-"""The reverse-mode tape: Tensor, the derivative table and tracing. It knows nothing of SymPy.
+"""The tape: Tensor, the derivative table and tracing. It knows nothing of SymPy.
 
-Tensors differentiate any number of times (``backward(create_graph=True)``, ``grad``:
-higher.py); Scalar, the float fast path, is first order.
+Tensors differentiate any number of times in reverse mode (``backward(create_graph=True)``,
+``grad``: higher.py) and once in forward mode (``jvp``: forward.py); Scalar, the float
+fast path, is first order.
 """
 
 from gradcheck.tape.engine import enable_grad, is_grad_enabled, no_grad, strict
@@ -10,6 +11,8 @@ from gradcheck.tape.functions import (
     exp, expm1, heaviside, log, log1p, matmul, maximum, mean, minimum, mul, neg, power, relu,
     reshape, sigmoid, sign, sin, sinh, softplus, sqrt, sub, sum, tan, tanh, transpose, where,
 )
+from gradcheck.tape.arrays import scatter_add
+from gradcheck.tape.forward import jvp
 from gradcheck.tape.higher import grad
 from gradcheck.tape.primitives import PRIMITIVES, Primitive, get_primitive, unbroadcast
 from gradcheck.tape.scalar import Scalar
@@ -17,11 +20,11 @@ from gradcheck.tape.tensor import Tensor, apply
 from gradcheck.tape.trace import Graph, GraphNode, TraceStep, graph, trace_backward
 
 __all__ = [
-    "Tensor", "Scalar", "apply", "no_grad", "enable_grad", "is_grad_enabled", "strict", "grad",
+    "Tensor", "Scalar", "apply", "no_grad", "enable_grad", "is_grad_enabled", "strict", "grad", "jvp",
     "PRIMITIVES", "Primitive", "get_primitive", "unbroadcast",
     "add", "sub", "mul", "div", "neg", "power",
     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
     "abs", "sign", "heaviside", "dirac_delta", "relu", "sigmoid", "softplus", "maximum", "minimum",
     "matmul", "dot", "sum", "mean", "amax", "amin", "clip", "reshape", "transpose", "broadcast_to", "where",
-    "trace_backward", "graph", "TraceStep", "Graph", "GraphNode",
+    "scatter_add", "trace_backward", "graph", "TraceStep", "Graph", "GraphNode",
 ]

@@ -16,8 +16,10 @@ from typing import Any, Callable
 import numpy as np
 
 from gradcheck.errors import UnsupportedOperation
+from gradcheck.tape import arrays, contract, linalg
+from gradcheck.tape.arrays import extreme
 from gradcheck.tape.primitives import PRIMITIVES
-from gradcheck.tape.tensor import Tensor, apply, extreme, install_numpy_dispatch
+from gradcheck.tape.tensor import Tensor, apply, install_numpy_dispatch
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "power",
@@ -230,6 +232,12 @@ _ARRAY_FUNCTIONS = {
     np.size: lambda a, axis=None: np.size(a.data, axis),
     np.max: amax, np.amax: amax, np.min: amin, np.amin: amin, np.dot: dot, np.clip: clip,
     np.ravel: lambda a: reshape(a, (-1,)), np.expand_dims: expand_dims, np.swapaxes: swapaxes,
+    np.var: arrays.var, np.std: arrays.std, np.pad: arrays.pad, np.outer: arrays.outer,
+    np.concatenate: arrays.concatenate, np.stack: arrays.stack, np.hstack: arrays.hstack,
+    np.vstack: arrays.vstack, np.einsum: contract.einsum, np.tensordot: contract.tensordot,
+    np.trace: linalg.trace, np.diagonal: linalg.diagonal,
+    np.linalg.det: linalg.det, np.linalg.slogdet: linalg.slogdet, np.linalg.inv: linalg.inv,
+    np.linalg.solve: linalg.solve, np.linalg.norm: linalg.norm, np.linalg.matrix_power: linalg.matrix_power,
     # constants shaped like a tensor: no gradient flows through them
     np.zeros_like: lambda a, dtype=None: np.zeros_like(getattr(a, "data", a), dtype=dtype),
     np.ones_like: lambda a, dtype=None: np.ones_like(getattr(a, "data", a), dtype=dtype),
@@ -243,6 +251,11 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
             return _UFUNCS[ufunc](*inputs)
         if ufunc in _NO_GRAD_UFUNCS:
             return ufunc(*(getattr(x, "data", x) for x in inputs))
+    if method == "at":
+        raise UnsupportedOperation(
+            f"numpy.{ufunc.__name__}.at updates an array in place, which the tape cannot record: "
+            "use the functional form, gradcheck.tape.scatter_add(target, index, values), "
+            "which returns a new tensor")
     how = "" if method == "__call__" else f".{method}"
     raise UnsupportedOperation(f"the tape has no rule for numpy.{ufunc.__name__}{how}"
                                + (f" with {sorted(kwargs)}" if kwargs else ""))
@@ -252,7 +265,7 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
     """Run a NumPy function called on a Tensor on the tape; one without a rule is refused."""
     impl = _ARRAY_FUNCTIONS.get(func)
     if impl is None:
-        raise UnsupportedOperation(f"the tape has no rule for numpy.{func.__name__}")
+        raise UnsupportedOperation(f"the tape has no rule for {func.__module__}.{func.__name__}")
     return impl(*args, **kwargs)
 
 

@@ -52,7 +52,8 @@ def _scatter(g: np.ndarray, shape: tuple, index: Any) -> np.ndarray:
 
 # getitem's VJP as a primitive: zeros of ``shape`` with ``g`` added at ``index``. Its own
 # VJP is indexing, which runs on tensors: so x[i] can be differentiated any number of times.
-SCATTER = Primitive("getitem_vjp", _scatter, (lambda g, out, g0, shape, index: g[index],))
+SCATTER = Primitive("getitem_vjp", _scatter, (lambda g, out, g0, shape, index: g[index],),
+                    (lambda t, out, g0, shape, index: _scatter(t, shape, index),))  # linear in g0
 
 
 def _getitem_vjp(g, out, a, index):
@@ -93,7 +94,8 @@ _AS_THEY_ARE = (
     "matmul", "sum", "mean", "reshape", "transpose", "broadcast_to", "where",
 )
 
-# primitive name -> (the primitive, its VJPs for create_graph=True)
+# primitive name -> (the primitive, its VJPs for create_graph=True). linalg.py, contract.py
+# and arrays.py add their primitives' entries (checked in tests/test_tape_linalg.py).
 TAPE_VJPS: dict[str, tuple[Primitive, tuple]] = {
     name: (PRIMITIVES[name], PRIMITIVES[name].vjps) for name in _AS_THEY_ARE}
 TAPE_VJPS.update({

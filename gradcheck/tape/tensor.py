@@ -110,23 +110,6 @@ def install_create_graph(backward: Callable[[Any, Any, Optional[bool]], None]) -
     _create_graph["backward"] = backward
 
 
-def extreme(x: Any, choose: Callable, axis: Any, keepdims: bool) -> "Tensor":
-    """The element ``choose`` (argmax or argmin) selects along ``axis``, by indexing: the
-    gradient goes to that one element (a valid subgradient at ties). Tensor.max/min, amax/amin."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    if axis is None:
-        out = x[np.unravel_index(choose(x.data), x.shape)]
-        return apply(_RESHAPE, out, shape=(1,) * x.ndim) if keepdims else out
-    if not isinstance(axis, (int, np.integer)):
-        raise UnsupportedOperation("the tape supports max/min over one axis or all, not a tuple of axes")
-    axis = int(axis) % x.ndim
-    chosen = np.expand_dims(choose(x.data, axis=axis), axis)
-    index = list(np.ix_(*(np.arange(n) for n in chosen.shape)))
-    index[axis] = chosen
-    out = x[tuple(index)]
-    return out if keepdims else apply(_RESHAPE, out, shape=chosen.shape[:axis] + chosen.shape[axis + 1:])
-
-
 def _binary(prim: Primitive) -> tuple[Callable, Callable]:
     """The operator and its reflected twin (``2 * t`` calls ``t.__rmul__(2)``)."""
     def op(self: "Tensor", other: Any) -> "Tensor":
@@ -343,13 +326,22 @@ class Tensor:
         axes = axes[0] if len(axes) == 1 else axes
         return apply(_TRANSPOSE, self, axes=tuple(axes) if axes else None)
 
+    # These run through NumPy's dispatch, whose rules (gradcheck.tape.functions) are built on Tensor.
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Largest element over ``axis``; its gradient goes to the first maximal element."""
-        return extreme(self, np.argmax, axis, keepdims)
+        """Largest element over ``axis`` (int or tuple); the gradient goes to the first maximum."""
+        return np.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Smallest element over ``axis``; its gradient goes to the first minimal element."""
-        return extreme(self, np.argmin, axis, keepdims)
+        """Smallest element over ``axis`` (int or tuple); the gradient goes to the first minimum."""
+        return np.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> "Tensor":
+        """Variance over ``axis``, dividing by ``n - ddof``."""
+        return np.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> "Tensor":
+        """Standard deviation over ``axis``, the square root of ``var``."""
+        return np.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
 
     def ravel(self) -> "Tensor":
         """The elements as a 1-D tensor (``flatten`` too)."""
