@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, UnsupportedOperation
 from .rule import check_rule
 from .rule_report import RuleReport
 
@@ -26,6 +26,10 @@ def _jax() -> Any:
     except ImportError:
         raise InputError("gradcheck.jax needs JAX: pip install 'gradcheck[bench]' (or jax)") from None
     return jax
+
+
+def _cannot(error: Exception) -> UnsupportedOperation:
+    return UnsupportedOperation(f"JAX cannot differentiate f.fun ({type(error).__name__}: {error})")
 
 
 def _names(function: Any, count: int) -> list[str]:
@@ -103,11 +107,20 @@ def check_custom_vjp(f: Any, *args: Any, wrt: Sequence[str] | None = None,
         return tuple(parts) if isinstance(out, tuple) else parts[0]
 
     def autodiff_vjp(g_flat: np.ndarray) -> np.ndarray:
-        with jax.enable_x64(True):
-            result = pullback(primal, at, structure(g_flat))
+        try:
+            with jax.enable_x64(True):
+                result = pullback(primal, at, structure(g_flat))
+        except Exception as error:  # f.fun is not code JAX can differentiate
+            raise _cannot(error) from None
         return np.concatenate([result[p].ravel() for p in params])
 
     def autodiff_jvp(v_flat: np.ndarray) -> np.ndarray:
+        try:
+            return _autodiff_jvp(v_flat)
+        except Exception as error:
+            raise _cannot(error) from None
+
+    def _autodiff_jvp(v_flat: np.ndarray) -> np.ndarray:
         with jax.enable_x64(True):
             def of_params(*ps: Any) -> Any:
                 return call(primal, at, dict(zip(params, ps)))

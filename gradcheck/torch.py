@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, UnsupportedOperation
 from .rule import check_rule
 from .rule_report import RuleReport
 
@@ -55,10 +55,11 @@ class _Context:
 
 def _names(function_class: Any, count: int) -> list[str]:
     try:
-        parameters = list(inspect.signature(function_class.forward).parameters)[1:]
+        parameters = [p.name for p in inspect.signature(function_class.forward).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
     except (TypeError, ValueError):
         parameters = []
-    if len(parameters) >= count and not any(p.startswith("*") for p in parameters[:count]):
+    if len(parameters) >= count:
         return parameters[:count]
     return [f"arg{i}" for i in range(count)]
 
@@ -119,22 +120,39 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
         with torch.no_grad():
             return numpy(function_class.apply(*to_torch(values)))
 
-    def vjp(g: Any, **values: Any) -> dict[str, np.ndarray]:
+    def vjp(g: Any, **values: Any) -> dict[str, Any]:
         with torch.enable_grad():
             inputs = to_torch(values, grad=True)
             out = function_class.apply(*inputs)
-            return grads(out, [inputs[names.index(p)] for p in params], g)
+            try:
+                return grads(out, [inputs[names.index(p)] for p in params], g)
+            except RuntimeError:  # torch refused what backward returned (a wrong shape)
+                return raw_backward(inputs, g)
+
+    def raw_backward(inputs: list[Any], g: Any) -> dict[str, Any]:
+        """backward's own results, called directly, for the rule check to read."""
+        ctx = _Context([n in params for n in names])
+        with torch.no_grad():
+            function_class.forward(ctx, *inputs)
+            result = function_class.backward(ctx, *structured(g))
+        result = result if isinstance(result, tuple) else (result,)
+        return {p: (None if r is None else r.detach().numpy().copy())
+                for p, r in zip(names, result) if p in params}
 
     def forward(inputs: list[Any]) -> Any:
         ctx = _Context([n in params for n in names])
         return function_class.forward(ctx, *inputs)
 
     def autodiff_vjp(g_flat: np.ndarray) -> np.ndarray:
-        with torch.enable_grad():
-            inputs = to_torch(at, grad=True)
-            out = forward(inputs)
-            g = _unflatten(g_flat, out)
-            result = grads(out, [inputs[names.index(p)] for p in params], g)
+        try:
+            with torch.enable_grad():
+                inputs = to_torch(at, grad=True)
+                out = forward(inputs)
+                g = _unflatten(g_flat, out)
+                result = grads(out, [inputs[names.index(p)] for p in params], g)
+        except Exception as error:  # forward is not torch code torch can differentiate
+            raise UnsupportedOperation(f"torch cannot differentiate {function_class.__name__}"
+                                       f".forward ({type(error).__name__}: {error})") from None
         return np.concatenate([result[p].ravel() for p in params])
 
     jvp = None
