@@ -25,10 +25,14 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _timed(run: Callable[[], Phases | float]) -> dict[str, float]:
+def _timed(run: Callable[[], Phases | float], collector: bool = False) -> dict[str, float]:
+    """One run's phases; the collector off (as timeit does), or on, as a user pays it."""
     gc.collect()
     enabled = gc.isenabled()
-    gc.disable()
+    if collector:
+        gc.enable()
+    else:
+        gc.disable()
     try:
         start = clock()
         out = run()
@@ -36,14 +40,17 @@ def _timed(run: Callable[[], Phases | float]) -> dict[str, float]:
     finally:
         if enabled:
             gc.enable()
+        else:
+            gc.disable()
     phases = dict(out) if isinstance(out, Mapping) else {}
     phases["total"] = phases.get("total", total)
     return phases
 
 
-def interleaved(runs: Mapping[str, Callable[[], Any]], repeat: int, warmup: int = 1
-                ) -> dict[str, dict[str, Any]]:
-    """Run every contender ``warmup`` times untimed, then ``repeat`` times round-robin.
+def interleaved(runs: Mapping[str, Callable[[], Any]], repeat: int, warmup: int = 1,
+                collector: bool = False) -> dict[str, dict[str, Any]]:
+    """Run every contender ``warmup`` times untimed, then ``repeat`` times round-robin,
+    with the garbage collector off (``collector=True``: on, as in a user's program).
 
     A run may return a mapping of phase -> seconds (it times its own phases); the
     wall time of the whole call is always recorded as ``total``. Returns, per
@@ -56,11 +63,11 @@ def interleaved(runs: Mapping[str, Callable[[], Any]], repeat: int, warmup: int 
     try:
         for _ in range(warmup):
             for run in runs.values():
-                _timed(run)
+                _timed(run, collector)
         samples: dict[str, dict[str, list[float]]] = {name: {} for name in runs}
         for _ in range(repeat):
             for name, run in runs.items():
-                for phase, seconds in _timed(run).items():
+                for phase, seconds in _timed(run, collector).items():
                     samples[name].setdefault(phase, []).append(seconds)
     finally:
         gc.unfreeze()
