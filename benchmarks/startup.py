@@ -1,8 +1,9 @@
 """6. Start-up: ``gradcheck --help`` and ``gradcheck expr "(w*x - y)**2"`` as whole processes,
-beside ``python -c "import sympy, numpy, click"`` (the libraries gradcheck is built on)
-timed in the same run, interleaved.
+beside ``python -c "import sympy, numpy, click; sympy.Symbol('x') + 1"`` (the libraries
+gradcheck is built on, and SymPy's own first use, which loads more of SymPy) timed in the
+same run, interleaved.
 
-Bars: ``--help`` under a third of the baseline; ``expr`` at most 1.2x it.
+Bars: ``--help`` under a third of the baseline; ``expr`` at most 1.1x it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from . import report
 from .timing import clock, fmt_ratio, fmt_seconds, median, ratio
 
 NAME = "startup"
+BASELINE = "baseline: python -c \"import sympy, numpy, click; sympy.Symbol('x') + 1\""
 TITLE = "6. Start-up"
 
 
@@ -43,7 +45,7 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
         result["skipped"] = "skipped: the gradcheck console script is not installed (pip install -e .)"
         return result
     commands = {
-        "baseline: python -c \"import sympy, numpy, click\"": [sys.executable, "-c", "import sympy, numpy, click"],
+        BASELINE: [sys.executable, "-c", "import sympy, numpy, click; sympy.Symbol('x') + 1"],
         "gradcheck --help": script + ["--help"],
         "gradcheck expr \"(w*x - y)**2\"": script + ["expr", "(w*x - y)**2"],
     }
@@ -69,11 +71,11 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
                  ["command", "median", "best", "÷ baseline", "exit code"], rows)
     help_ratio = ratio(median(samples[names[1]]), base)
     expr_ratio = ratio(median(samples[names[2]]), base)
-    report.bar(result, "`gradcheck --help` < 1/3 of `python -c \"import sympy, numpy, click\"`",
+    report.bar(result, "`gradcheck --help` < 1/3 of the baseline",
                help_ratio < 1 / 3, f"{fmt_ratio(help_ratio)} of the baseline ({fmt_seconds(median(samples[names[1]]))} "
                f"vs {fmt_seconds(base)})")
-    report.bar(result, "`gradcheck expr \"(w*x - y)**2\"` <= 1.2x the baseline",
-               expr_ratio <= 1.2, f"{fmt_ratio(expr_ratio)} of the baseline ({fmt_seconds(median(samples[names[2]]))})")
+    report.bar(result, "`gradcheck expr \"(w*x - y)**2\"` <= 1.1x the baseline",
+               expr_ratio <= 1.1, f"{fmt_ratio(expr_ratio)} of the baseline ({fmt_seconds(median(samples[names[2]]))})")
     if any(codes[names[2]] - {0}) or any(codes[names[1]] - {0}):
         result["notes"].append("a gradcheck command exited non-zero: see the exit-code column")
     result["notes"].append(f"console script: {script[0]}; interpreter for the baseline: {sys.executable}")

@@ -229,7 +229,8 @@ def _arrays(values: Any, leaves: list, problem: Problem) -> np.ndarray:
 def tape_products(problem: Problem, point: Mapping[str, Any], vectors: np.ndarray) -> np.ndarray:
     """Rows v^T H for each row v of ``vectors`` (m, n): the gradient recorded on the tape,
     then one backward sweep of <gradient, v> per vector. The Hessian is ``vectors = I``."""
-    from .tape import Tensor, enable_grad, strict
+    from .tape.engine import enable_grad, strict
+    from .tape.tensor import Tensor
 
     grad = _double_backward()
     leaves = [Tensor(np.array(point[p], dtype=float), requires_grad=True, name=p) for p in problem.wrt]

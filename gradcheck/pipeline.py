@@ -18,7 +18,6 @@ import numpy as np
 from . import finite
 from .budget import SYMBOLIC_SHARE, Budget
 from .compare import ROUNDING_ULPS, Estimate
-from .elements import exact_elements
 from .errors import GradcheckError, InputError
 from .numeric import NumericDerivative
 from .points import KINK_MARGIN, choose_points
@@ -219,6 +218,7 @@ def _param(run: _Run, p: str, exact: _Exact, num: NumericDerivative, undefined: 
     """Every check of one parameter (its elements, or its random directions), summarised."""
     where, shape, u = run.problem.slices()[p], run.problem.shapes[p], run.directions.get(p)
     if u is not None and undefined is None and run.dtype == np.float64:  # every element first
+        from .elements import exact_elements
         sym, mag, tape, claim = exact.of(p, where, None)
         found = exact_elements(p, shape, {"symbolic": sym, "tape": tape, "claimed": claim},
                                mag, run.rtol, run.atol)

@@ -94,7 +94,8 @@ def _tape_failure(rule: Rule, error: Exception) -> UnsupportedOperation:
 
 def tape_vjp(rule: Rule, g: np.ndarray) -> np.ndarray:
     """The gradient of sum(g * f) on the tape: one reverse sweep, the flat vector."""
-    from .tape import Tensor, enable_grad, strict
+    from .tape.engine import enable_grad, strict
+    from .tape.tensor import Tensor
 
     leaves = {p: Tensor(np.array(rule.arguments[p], dtype=float), requires_grad=True, name=p)
               for p in rule.wrt}

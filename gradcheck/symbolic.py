@@ -24,7 +24,6 @@ from .kinks import KinkSites, kink_model
 from .lambdify import HighPrecision, compile_numpy, shared_subexpressions
 from .model import explain_failure
 from .problem import Problem
-from .stand_in import as_expression, symbols
 
 __all__ = ["SymbolicModel", "build_symbolic", "SYMBOLIC_LIMIT", "WORK_LIMIT"]
 
@@ -140,6 +139,8 @@ def _size(expr: sympy.Basic, cap: int) -> int:
 
 def _trace(problem: Problem) -> tuple[sympy.Expr, dict[str, Any]]:
     """The model's SymPy expression and the stand-in (or symbol) of every argument."""
+    from .stand_in import as_expression, symbols  # functions only: text has its own SymPy
+
     leaves: dict[str, Any] = {}
     budget = None
     for p, shape in problem.shapes.items():
@@ -230,7 +231,7 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget
     elements = [s for p in problem.wrt for s in leaves[p].array.flat]
     extra = [leaves[n].array.item() for n in problem.scalar_inputs]
     rows = tuple(problem.data) if problem.rows else ()
-    all_symbols = tuple(elements) + tuple(extra) + tuple(symbols(n).array.item() for n in rows)
+    all_symbols = tuple(elements) + tuple(extra) + tuple(sympy.Symbol(n, real=True) for n in rows)
     if len({s.name for s in all_symbols}) != len(all_symbols):
         raise UnsupportedOperation("names of parameter elements (W_0_1 for W[0, 1]) collide "
                                    "with the function's argument names")

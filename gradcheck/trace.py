@@ -89,7 +89,7 @@ def record(expression: Any, params: Sequence[str], point: Mapping[str, float],
 
     from .errors import GradcheckError
     from .problem import make_problem
-    from .tape import Tensor
+    from .tape.tensor import Tensor
     from .tape.engine import reachable_nodes
     from .tape.trace import trace_backward
 

@@ -21,9 +21,8 @@ meaning raises UnsupportedOperation naming it.
 tanh(w_0) + 2*tanh(w_1)
 """
 
-from .linalg import MATRIX_LIMIT
 from .rules import ELEMENTWISE
 from .value import OPERATION_LIMIT, StandIn, as_expression, element_names, symbols
 
 __all__ = ["StandIn", "symbols", "as_expression", "element_names", "ELEMENTWISE",
-           "OPERATION_LIMIT", "MATRIX_LIMIT"]
+           "OPERATION_LIMIT"]

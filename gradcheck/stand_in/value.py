@@ -8,7 +8,7 @@ import numpy as np
 import sympy
 
 from ..errors import UnsupportedOperation
-from . import arrays, layout, linalg
+from . import arrays
 from .arrays import matmul
 from .base import Budget, StandInBase, budget_of, charge, operand, raw
 from .rules import COMPARISONS, UFUNCS, as_sympy, is_constant
@@ -19,7 +19,16 @@ __all__ = ["StandIn", "symbols", "as_expression", "element_names", "raw", "OPERA
 # expression grows past this would make SymPy crawl rather than answer.
 OPERATION_LIMIT = 2_000_000
 
-FUNCTIONS = {**arrays.FUNCTIONS, **layout.FUNCTIONS, **linalg.FUNCTIONS}
+_FUNCTIONS: dict[Callable, Callable] = {}
+
+
+def functions() -> dict[Callable, Callable]:
+    """NumPy functions with a stand-in meaning; layout and linear algebra load on first use
+    (an expression's symbols never meet them)."""
+    if not _FUNCTIONS:
+        from . import layout, linalg
+        _FUNCTIONS.update({**arrays.FUNCTIONS, **layout.FUNCTIONS, **linalg.FUNCTIONS})
+    return _FUNCTIONS
 
 
 def _qualified(func: Callable) -> str:
@@ -90,7 +99,7 @@ class StandIn(StandInBase):
         return StandIn(out, budget_of(inputs))
 
     def __array_function__(self, func: Callable, types: Any, args: tuple, kwargs: dict) -> Any:
-        special = FUNCTIONS.get(func)
+        special = functions().get(func)
         try:
             if special is not None:
                 out = special(*args, **kwargs)

@@ -85,13 +85,19 @@ _GETITEM = PRIMITIVES["getitem"]
 
 # ---------------------------------------------------------------- NumPy protocol (np.sin(t), np.sum(t))
 # Its rules are gradcheck.tape.functions, which is built on Tensor and so is not imported
-# here: it installs its two dispatchers when it is imported, and gradcheck.tape imports it,
-# so they are in place before any Tensor can reach NumPy.
-def _not_installed(*args: Any) -> Any:
-    raise GradcheckError("NumPy dispatch for Tensor is not installed: import gradcheck.tape")
+# here: it installs its two dispatchers when it is imported, which the first Tensor to
+# reach NumPy makes happen (an expression's tape never does: it calls primitives).
+def _first_use(kind: str, module: str, table: dict) -> Callable[..., Any]:
+    def install_then_call(*args: Any) -> Any:
+        import importlib
+        importlib.import_module(module)
+        return table[kind](*args)
+    return install_then_call
 
 
-_numpy_dispatch: dict[str, Callable[..., Any]] = {"ufunc": _not_installed, "function": _not_installed}
+_numpy_dispatch: dict[str, Callable[..., Any]] = {}
+_numpy_dispatch.update({k: _first_use(k, "gradcheck.tape.functions", _numpy_dispatch)
+                        for k in ("ufunc", "function")})
 
 
 def install_numpy_dispatch(array_ufunc: Callable[[Any, str, tuple, dict], Any],
@@ -101,8 +107,9 @@ def install_numpy_dispatch(array_ufunc: Callable[[Any, str, tuple, dict], Any],
 
 
 # backward(create_graph=True) is gradcheck.tape.higher's, which is built on Tensor: installed
-# the same way, when gradcheck.tape imports it.
-_create_graph: dict[str, Callable[..., None]] = {"backward": _not_installed}
+# the same way, on first use.
+_create_graph: dict[str, Callable[..., None]] = {}
+_create_graph["backward"] = _first_use("backward", "gradcheck.tape.higher", _create_graph)
 
 
 def install_create_graph(backward: Callable[[Any, Any, Optional[bool]], None]) -> None:
