@@ -145,7 +145,7 @@ class Checker:
 
     # ------------------------------------------------------------ the checks
     def run(self, center: np.ndarray) -> list[RuleRow]:
-        rule, m, n = self.rule, self.rule.out_size, self.rule.size
+        m, n = self.rule.out_size, self.rule.size
         bad = np.flatnonzero(~np.isfinite(center))
         if bad.size:
             self.undefined = (f"f is not finite at {bad.size} of {m} output elements (first: "

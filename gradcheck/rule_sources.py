@@ -187,7 +187,6 @@ class NumericJacobian:
     value: np.ndarray  # (outputs, directions)
     error: np.ndarray
     kink: np.ndarray
-    method: str
 
 
 def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | None],
@@ -237,7 +236,7 @@ def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | N
     d = differentiate_numerically(objective, at, ["t"], method, noise)["t"]
     shape = (count, m)
     return NumericJacobian(d.value.reshape(shape).T, d.error.reshape(shape).T,
-                           d.kink.reshape(shape).T, method)
+                           d.kink.reshape(shape).T)
 
 
 def check_output(rule: Rule, out: Any) -> None:

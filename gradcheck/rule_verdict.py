@@ -37,7 +37,6 @@ class ArrayVerdict:
     values: dict[str, float] = field(default_factory=dict)
     rel_error: float | None = None
     first: list[tuple[tuple[int, ...], dict[str, float]]] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)  # elements per non-ok status
 
 
 def rounding_bounds(values: Mapping[str, np.ndarray], magnitude: np.ndarray | None
@@ -92,8 +91,6 @@ def judge_array(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarra
         v = classify(estimates, rtol, atol, undefined=undefined, kink=kink)
         index = tuple(int(k) for k in np.unravel_index(i, shape)) if shape else ()
         shown = {s: e.value for s, e in estimates.items()}
-        if v.status != "ok":
-            verdict.statuses[v.status] = verdict.statuses.get(v.status, 0) + 1
         if v.status == "mismatch":
             verdict.mismatches += 1
             if len(verdict.first) < FIRST_FEW:
