@@ -60,3 +60,25 @@ def test_arrays_given_in_at_are_in_the_json():
     d = report.to_dict()
     assert d["values"]["W"] == [[1.0] * 3] * 2
     jsonschema.validate(json.loads(json.dumps(d)), schema())
+
+
+def rule_schema() -> dict:
+    return json.loads(resources.files("gradcheck").joinpath("schema/rule.schema.json").read_text())
+
+
+def test_rule_reports_validate_against_their_schema():
+    import numpy as np
+
+    from gradcheck import check_rule
+    jsonschema.Draft202012Validator.check_schema(rule_schema())
+    x, W = np.linspace(-1, 1, 6).reshape(2, 3), np.linspace(0.5, 2, 6).reshape(3, 2)
+
+    def wrong(g, x, W):  # a transposed weight gradient, and no tangent for the output
+        return {"x": g @ W.T, "W": (x.T @ g).T.reshape(3, 2) * 1.5}
+    for vjp in (lambda g, x, W: {"x": g @ W.T, "W": x.T @ g}, wrong,
+                lambda g, x, W: {"x": g @ W.T}):
+        data = json.loads(json.dumps(check_rule(lambda x, W: x @ W, vjp, at={"x": x, "W": W}).to_dict()))
+        jsonschema.validate(data, rule_schema())
+    assert data["ok"] is False and {r["kind"] for r in data["rows"]} >= {"vjp", "property"}
+    undefined = check_rule(lambda x: np.log(x), lambda g, x: g / x, at={"x": np.array([-1.0])}).to_dict()
+    jsonschema.validate(json.loads(json.dumps(undefined)), rule_schema())
