@@ -133,14 +133,15 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
         raise InputError(f"per_element must be True or False, got {per_element!r}")
     seed = check_seed(seed)
     seen: dict = {}
-    if reduce is None and data is None and claimed is None and _is_function(expression):
-        expression, seen = weighted(expression, seed)
+    weigh = claimed is None
+    if reduce is None and data is None and _is_function(expression):
+        expression, seen = weighted(expression, seed, weigh)
     problem = make_problem(expression, wrt, at, data, "sum" if reduce is None else reduce, inputs)
     count = check_points(points)
     claims = prepare_claims(claimed, problem, dt)
     report = run_check(problem, claims, count, seed, rtol, atol, method, per_element,
                        projections, symbolic_limit, budget, dt)
-    report.notes += filter(None, [weighted_note(seen, seed)])
+    report.notes += filter(None, [weighted_note(seen, seed, weigh)])
     return report
 
 

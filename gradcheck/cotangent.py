@@ -12,9 +12,10 @@ import numpy as np
 __all__ = ["weighted", "note"]
 
 
-def weighted(function: Callable[..., Any], seed: int) -> tuple[Callable[..., Any], dict]:
-    """``function`` returning sum(g * out) for one seeded g per output shape, and the
-    record of the shapes it met (for the report's note)."""
+def weighted(function: Callable[..., Any], seed: int, weigh: bool = True
+             ) -> tuple[Callable[..., Any], dict]:
+    """``function`` returning sum(g * out) for one seeded g per output shape (or, with
+    ``weigh`` False, its output as it is), and the record of the array shapes it met."""
     seen: dict[tuple[int, ...], np.ndarray] = {}
 
     @functools.wraps(function)  # keeps the signature: arguments are still found by name
@@ -25,6 +26,8 @@ def weighted(function: Callable[..., Any], seed: int) -> tuple[Callable[..., Any
             return out
         if shape not in seen:
             seen[shape] = np.random.default_rng(seed).standard_normal(shape)
+        if not weigh:
+            return out
         g = seen[shape]
         kind = getattr(getattr(out, "dtype", None), "kind", None)
         if kind == "f":  # keep the user's precision (dtype= checks)
@@ -34,10 +37,15 @@ def weighted(function: Callable[..., Any], seed: int) -> tuple[Callable[..., Any
     return wrapped, seen
 
 
-def note(seen: dict, seed: int) -> str | None:
+def note(seen: dict, seed: int, weighed: bool = True) -> str | None:
     if not seen:
         return None
     shapes = ", ".join(str(s) for s in seen)
+    if not weighed:  # a claim is the gradient of the reduced output
+        return (f"the function returns an array of shape {shapes}: checked the gradient of its "
+                "sum (the all-ones cotangent), which is what the claim is the gradient of; it "
+                "cannot tell a backward that ignores or mixes up its upstream gradient: check "
+                "such a rule with gradcheck.check_rule")
     return (f"the function returns an array of shape {shapes}: checked sum(g * output) for a "
             f"seeded random g (seed {seed}), not the plain sum; give reduce='sum' for the "
             "plain sum, or check a backward rule with gradcheck.check_rule")

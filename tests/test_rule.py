@@ -279,3 +279,13 @@ def test_the_readme_example_runs_and_passes():
     namespace: dict = {}
     exec(re.search(r"`{3}python\n(.*?)`{3}", section, re.S).group(1), namespace)  # our own text
     assert namespace["report"].ok and namespace["report"].wrt == ["x", "W", "b"]
+
+
+def test_with_a_claim_an_array_output_is_summed_and_the_report_says_what_that_misses():
+    at = {"x": X, "W": W}
+    ones = np.ones((4, 3))
+    report = gradcheck.check_grad(lambda x, W: x @ W, lambda x, W: {"x": ones @ W.T, "W": x.T @ ones},
+                                  at=at)
+    assert report.ok
+    assert any("gradient of its sum (the all-ones cotangent)" in n and "check_rule" in n
+               for n in report.notes)
