@@ -240,50 +240,63 @@ class Torch(Engine):
 
 
 _FLOOR_TAPE: list = []  # the floor engine's tape (benchmarks run in one thread)
+_new = object.__new__
 
 
-class _Record(float):
-    """The least a recorded scalar can be: a float that keeps its parents."""
+class _Record:
+    """The least a recorded scalar can be: its value and its parents, made without an
+    __init__ call (object.__new__ and two slot stores), appended to the tape."""
 
-    __slots__ = ("parents",)
-
-    def __new__(cls, data: float, parents: tuple = ()):
-        record = float.__new__(cls, data)
-        record.parents = parents
-        if parents:
-            _FLOOR_TAPE.append(record)
-        return record
+    __slots__ = ("data", "parents")
 
     def __add__(self, other):
-        return _Record(float(self) + other, (self, other))
+        r = _new(_Record)
+        if isinstance(other, _Record):
+            r.data, r.parents = self.data + other.data, (self, other)
+        else:
+            r.data, r.parents = self.data + other, (self,)
+        _FLOOR_TAPE.append(r)
+        return r
 
     def __mul__(self, other):
-        return _Record(float(self) * other, (self, other))
+        r = _new(_Record)
+        if isinstance(other, _Record):
+            r.data, r.parents = self.data * other.data, (self, other)
+        else:
+            r.data, r.parents = self.data * other, (self,)
+        _FLOOR_TAPE.append(r)
+        return r
 
     __radd__, __rmul__ = __add__, __mul__
 
-    def __neg__(self):
-        return _Record(-float(self), (self,))
+
+def _unary(value: float, a: _Record) -> _Record:
+    r = _new(_Record)
+    r.data, r.parents = value, (a,)
+    _FLOOR_TAPE.append(r)
+    return r
 
 
 class Floor(Engine):
-    """The pure-CPython floor of a scalar tape: each op computes its float, allocates one
-    record keeping its parents and appends it to the tape; backward visits every record
-    once and computes nothing. An engine that records its graph in Python objects and
-    walks it back cannot do less; the gap to it is what the derivatives cost."""
+    """The pure-CPython floor of a scalar tape: each op computes its float, makes one
+    record of its value and parents and appends it to the tape; backward visits every
+    record once and computes nothing. An engine that records its graph in Python objects
+    and walks it back cannot do less; the gap to it is what the derivatives cost."""
 
     name = "floor (allocate + record)"
 
     def leaf(self, value):
-        return _Record(value)
+        r = _new(_Record)
+        r.data, r.parents = value, ()
+        return r
 
     def ops(self):
         return {"+": lambda a, b: a + b, "*": lambda a, b: a * b,
-                "tanh": lambda a, b: _Record(math.tanh(a), (a,)),
-                "exp": lambda a, b: _Record(math.exp(a), (a,))}
+                "tanh": lambda a, b: _unary(math.tanh(a.data), a),
+                "exp": lambda a, b: _unary(math.exp(a.data), a)}
 
     def relu(self, a):
-        return _Record(a if a > 0 else 0.0, (a,))
+        return _unary(a.data if a.data > 0 else 0.0, a)
 
     def backward(self, out, keep=False):
         tape = _FLOOR_TAPE[:]
@@ -295,7 +308,7 @@ class Floor(Engine):
         return 0.0
 
     def value(self, out):
-        return float(out)
+        return out.data
 
 
 # ---------------------------------------------------------------------------- the two programs
