@@ -46,8 +46,10 @@ def _names(value: Any, what: str) -> list[str] | None:
     return names
 
 
-def _arguments(at: Any, wrt: Any, inputs: Any) -> tuple[dict[str, Any], list[str], list[str], list[str]]:
-    """Copies of the arguments, the parameters, the inputs, and notes on what was decided."""
+def _arguments(at: Any, wrt: Any, inputs: Any
+               ) -> tuple[dict[str, Any], list[str], list[str], list[str], dict[str, np.dtype]]:
+    """Copies of the arguments, the parameters, the inputs, notes on what was decided, and
+    the float arguments' dtypes as given (they are checked in float64)."""
     if not isinstance(at, Mapping) or not at:
         raise InputError("at must map every argument name of f to its value, e.g. "
                          "at={'x': x, 'W': W}")
@@ -56,25 +58,31 @@ def _arguments(at: Any, wrt: Any, inputs: Any) -> tuple[dict[str, Any], list[str
         if n not in at:
             raise InputError(f"{n!r} is not in at (which has {', '.join(map(str, at))})")
     arguments, automatic, widened, notes = {}, [], [], []
+    dtypes: dict[str, np.dtype] = {}
     for name, value in at.items():
         if not isinstance(name, str):
             raise InputError(f"argument names in at must be strings, got {name!r}")
-        array = np.array(value) if not callable(value) else None
+        try:
+            array = np.array(value) if not callable(value) else None
+        except (TypeError, ValueError):  # a ragged list: passed as it is, an input
+            array = None
         kind = array.dtype.kind if array is not None else "O"
         if name in (wrt or ()) and kind != "f":
             raise InputError(f"{name} holds {array.dtype if array is not None else 'a callable'} "
                              "values: only floating arrays can be differentiated")
         if kind == "f" and name not in inputs and (wrt is None or name in wrt):
+            dtypes[name] = array.dtype
             if array.dtype != np.float64:
                 widened.append(name)
             arguments[name] = array.astype(np.float64)
         else:
-            arguments[name] = array if kind in "iub" else _copy(value)
+            # integer arrays as arrays; Python numbers and other objects as they were given
+            arguments[name] = array if kind in "iub" and np.ndim(value) > 0 else _copy(value)
             if kind in "iub" and name not in inputs:
                 automatic.append(name)
     if widened:
-        notes.append(f"{', '.join(widened)}: checked in float64 (the rule's math; dtype= in check "
-                     "judges rounding)")
+        notes.append(f"{', '.join(widened)}: checked in float64 (the rule's math); gradients "
+                     "returned in a lower precision are judged to that precision's rounding")
     if automatic:
         notes.append(f"{', '.join(automatic)}: integer or boolean, so inputs (not differentiated)")
     params = wrt if wrt is not None else [n for n, v in arguments.items()
@@ -83,7 +91,7 @@ def _arguments(at: Any, wrt: Any, inputs: Any) -> tuple[dict[str, Any], list[str
     if not params:
         raise InputError("nothing to differentiate: give float arguments in at (or name them in wrt)")
     others = [n for n in arguments if n not in params]
-    return arguments, params, others, notes
+    return arguments, params, others, notes, dtypes
 
 
 def _copy(value: Any) -> Any:
@@ -137,8 +145,8 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
     seed = check_seed(seed)
     count = _whole(cotangents, "cotangents", 1)
     budget = Budget(timeout)
-    arguments, params, others, notes = _arguments(at, wrt, inputs)
-    rule = Rule(f, arguments, params, others)
+    arguments, params, others, notes, dtypes = _arguments(at, wrt, inputs)
+    rule = Rule(f, arguments, params, others, dtypes=dtypes)
     given = rule.copies()
     try:
         with np.errstate(all="ignore"):
@@ -157,8 +165,10 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
     if foreign:
         why = f"f runs {foreign} code, which the tape and SymPy cannot follow"
         checker.skipped.update({"symbolic": why, "tape": why, "tape forward mode": why})
-    rows = checker.run(rule.flat_output(out))
-    settings = {"rtol": rtol, "atol": atol, "seed": seed, "cotangents": count,
+    with np.errstate(all="ignore"):  # non-finite values are reported, not warned about
+        rows = checker.run(rule.flat_output(out))
+    settings = {"vjp": vjp is not None, "jvp": jvp is not None,
+                "rtol": rtol, "atol": atol, "seed": seed, "cotangents": count,
                 "method": checker.numeric_method, "timeout": budget.timeout}
     return RuleReport(getattr(f, "__qualname__", type(f).__name__), params, others,
                       rule.out_shapes, rows, checker.sources(), dict(checker.skipped),

@@ -27,8 +27,8 @@ class Problem:
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
-    except (TypeError, ValueError):
-        return a is b or a == b
+    except (TypeError, ValueError):  # not arrays of numbers: not compared
+        return True
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Claimed:
     vjp: Callable[..., Any] | None
     jvp: Callable[..., Any] | None
     problems: list[Problem] = field(default_factory=list)
+    eps: dict[str, float] = field(default_factory=dict)  # per parameter: its result's dtype eps
 
     def _note(self, prop: str, name: str, message: str) -> None:
         if not any(p.prop == prop and p.name == name for p in self.problems):
@@ -46,10 +47,12 @@ class Claimed:
 
     def _call(self, what: str, fn: Callable[..., Any], first: Any, original: Any) -> Any:
         arguments = self.rule.copies()
-        given = np.array(first, copy=True) if not isinstance(first, dict) else \
-            {k: np.array(v, copy=True) for k, v in first.items()}
-        if isinstance(first, tuple):
+        if isinstance(first, dict):
+            given: Any = {k: np.array(v, copy=True) for k, v in first.items()}
+        elif isinstance(first, tuple):  # parts of different shapes: copied one by one
             given = tuple(np.array(v, copy=True) for v in first)
+        else:
+            given = np.array(first, copy=True)
         try:
             with np.errstate(all="ignore"):
                 result = fn(given, **arguments)
@@ -95,7 +98,10 @@ class Claimed:
         if value is None:
             self._note("one gradient per parameter", p, f"vjp returned no gradient for {p}")
             return None
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):  # a ragged list
+            array = np.asarray(None)
         expected = self.rule.shapes[p]
         if array.dtype.kind not in "fiu":
             self._note("dtype", p, f"the gradient for {p} holds {array.dtype} values")
@@ -105,9 +111,12 @@ class Claimed:
                                    f"{p} has shape {expected}")
             if array.size != int(np.prod(expected)):
                 return None
-        elif array.dtype != self.rule.arguments[p].dtype:
-            self._note("dtype", p, f"the gradient for {p} is {array.dtype}, {p} is "
-                                   f"{self.rule.arguments[p].dtype}")
+        given = self.rule.dtypes.get(p, np.dtype(np.float64))
+        if array.dtype.kind != "f" or np.finfo(array.dtype).eps > np.finfo(given).eps:
+            self._note("dtype", p, f"the gradient for {p} is {array.dtype}, {p} was given as "
+                                   f"{given}")
+        if array.dtype.kind == "f":  # its rounding: judged to that dtype's precision
+            self.eps[p] = max(self.eps.get(p, 0.0), float(np.finfo(array.dtype).eps))
         return array.astype(float).ravel()
 
     def jvp_at(self, v: np.ndarray) -> np.ndarray | None:
@@ -121,7 +130,10 @@ class Claimed:
             return None
         flat = []
         for i, (part, shape) in enumerate(zip(parts, self.rule.out_shapes)):
-            array = np.asarray(part, dtype=float) if part is not None else None
+            try:
+                array = np.asarray(part, dtype=float) if part is not None else None
+            except (TypeError, ValueError):
+                array = None
             if array is None or array.size != int(np.prod(shape)):
                 got = "nothing" if array is None else f"shape {array.shape}"
                 self._note("shape", "jvp", f"jvp returned {got} for output {i} of shape {shape}")
@@ -134,8 +146,10 @@ class Claimed:
 
 
 def written_into(given: Mapping[str, Any], original: Mapping[str, Any]) -> list[str]:
-    """The arguments a call changed in place (it was given copies of ``original``)."""
-    return [n for n, v in given.items() if not _same(v, original[n])]
+    """The array arguments a call changed in place (it was given copies of ``original``);
+    other objects are copies too but cannot be compared by value."""
+    return [n for n, v in given.items()
+            if isinstance(original[n], np.ndarray) and not _same(v, original[n])]
 
 
 def _same_structure(given: Any, original: Any) -> bool:

@@ -43,6 +43,7 @@ class RuleRow:
     values: dict[str, float] = field(default_factory=dict)
     rel_error: float | None = None
     first: list[tuple[tuple[int, ...], dict[str, float]]] = field(default_factory=list)
+    unit: str = "element"  # "direction": elements were projected on random directions
 
     @property
     def ok(self) -> bool:
@@ -54,7 +55,7 @@ class RuleRow:
                 "elements": self.elements, "mismatches": self.mismatches,
                 "worst_index": list(self.worst) if self.worst is not None else None,
                 "values": {k: _number(v) for k, v in self.values.items()},
-                "rel_error": _number(self.rel_error),
+                "rel_error": _number(self.rel_error), "unit": self.unit,
                 "first_mismatches": [{"index": list(i), "values": {k: _number(v) for k, v in vals.items()}}
                                      for i, vals in self.first]}
 
@@ -103,9 +104,10 @@ class RuleReport:
 
 
 def _groups(rows: list[RuleRow]) -> list[list[RuleRow]]:
-    out: dict[tuple[str, str], list[RuleRow]] = {}
+    """One line per parameter and kind of check; every property its own line."""
+    out: dict[tuple[str, str, str], list[RuleRow]] = {}
     for r in rows:
-        out.setdefault((r.kind, r.name), []).append(r)
+        out.setdefault((r.kind, r.name, r.label if r.kind == "property" else ""), []).append(r)
     return list(out.values())
 
 
@@ -123,11 +125,15 @@ def _what(rows: list[RuleRow]) -> str:
 
 
 def _detail(row: RuleRow) -> str:
+    if row.status == "ok" and row.message:
+        return row.message
     if row.status == "ok":
-        rel = f"worst relative difference {row.rel_error:.1e}" if row.rel_error is not None else ""
+        rel = (f"sources agree to {row.rel_error:.1e} of the largest value"
+               if row.rel_error is not None and row.kind != "dot" else
+               f"relative difference {row.rel_error:.1e}" if row.rel_error is not None else "")
         return rel
     where = f"{row.label}: " if row.kind != "property" else ""
-    count = (f"{row.mismatches} of {row.elements} elements mismatch; "
+    count = (f"{row.mismatches} of {row.elements} {row.unit}s mismatch; "
              if row.elements > 1 and row.mismatches else "")
     return where + count + (row.message or row.status)
 
@@ -136,7 +142,8 @@ def _element_lines(row: RuleRow) -> list[str]:
     lines = []
     for index, values in row.first:
         shown = "  ".join(f"{k}={v:.10g}" for k, v in values.items())
-        lines.append(f"      {_index(row.name, index)}: {shown}")
+        where = f"direction {index[0]}" if row.unit == "direction" else _index(row.name, index)
+        lines.append(f"      {where}: {shown}")
     if row.mismatches > len(row.first):
         lines.append(f"      ... and {row.mismatches - len(row.first)} more")
     return lines
@@ -147,7 +154,10 @@ def render(report: RuleReport) -> str:
     mismatching elements under a failing line, then skipped sources and notes."""
     out = [f"check_rule {report.function}: wrt {', '.join(report.wrt) or '(nothing)'}; "
            f"output {', '.join(str(s) for s in report.output)}",
-           f"sources: {', '.join(report.sources)}", ""]
+           f"sources: {', '.join(report.sources)}"]
+    if not report.settings.get("vjp", True):
+        out.append("no vjp given: the vjp lines compare gradcheck's own sources with each other")
+    out.append("")
     header = f"{'check':<9} {'name':<14} {'status':<18} {'checked':<32} detail"
     out += [header, "-" * len(header)]
     for rows in _groups(report.rows):
@@ -163,6 +173,8 @@ def render(report: RuleReport) -> str:
         reasons.setdefault(why, []).append(source)
     out += [f"{', '.join(sources)}: not run: {why}" for why, sources in reasons.items()]
     out += [f"note: {n}" for n in report.notes]
-    verdict = "all checks agree" if report.ok else f"{len(report.failures)} checks failed"
+    failed = sum(any(not r.ok for r in rows) for rows in _groups(report.rows))
+    verdict = "all checks agree" if report.ok else \
+        f"{failed} of {len(_groups(report.rows))} lines failed ({len(report.failures)} of {len(report.rows)} checks)"
     out.append(f"verdict: {verdict}")
     return "\n".join(out)

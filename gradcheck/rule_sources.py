@@ -38,6 +38,7 @@ class Rule:
     inputs: list[str]
     out_shapes: list[tuple[int, ...]] = field(default_factory=list)
     is_tuple: bool = False
+    dtypes: dict[str, np.dtype] = field(default_factory=dict)  # the parameters' as given
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -92,8 +93,11 @@ def _tape_failure(rule: Rule, error: Exception) -> UnsupportedOperation:
     return UnsupportedOperation(explain_failure(error, rule.f))
 
 
-def tape_vjp(rule: Rule, g: np.ndarray) -> np.ndarray:
-    """The gradient of sum(g * f) on the tape: one reverse sweep, the flat vector."""
+def tape_vjp(rule: Rule, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of sum(g * f) on the tape: one reverse sweep, the flat vector; and the
+    size of the terms that sweep adds up (the same sweep in absolute value), which is what
+    its rounding, and any exact source's, scales with where the terms cancel."""
+    from .precision import term_magnitudes
     from .tape.engine import enable_grad, strict
     from .tape.tensor import Tensor
 
@@ -107,14 +111,17 @@ def tape_vjp(rule: Rule, g: np.ndarray) -> np.ndarray:
             for part, weight in zip(parts, cotangent):
                 if isinstance(part, Tensor) and part.requires_grad:
                     loss = loss + (part * weight).sum()
+            sizes = {}
             if loss.requires_grad:
+                sizes = term_magnitudes(loss._node, {id(t): p for p, t in leaves.items()})
                 loss.backward()
     except GradcheckError:
         raise
     except Exception as error:
         raise _tape_failure(rule, error) from None
-    return rule.flatten({p: t.grad if t.grad is not None else np.zeros(t.shape)
-                         for p, t in leaves.items()})
+    grads = rule.flatten({p: t.grad if t.grad is not None else np.zeros(t.shape)
+                          for p, t in leaves.items()})
+    return grads, rule.flatten({p: sizes.get(id(t), np.zeros(t.shape)) for p, t in leaves.items()})
 
 
 def tape_jvp(rule: Rule, v: np.ndarray) -> np.ndarray:
@@ -133,9 +140,15 @@ def tape_jvp(rule: Rule, v: np.ndarray) -> np.ndarray:
     return rule.flat_output(out)
 
 
-def symbolic_jacobian(rule: Rule, budget: Budget) -> np.ndarray:
+_PIECEWISE = ("Heaviside", "Max", "Min", "Abs", "sign", "Piecewise", "DiracDelta", "floor",
+              "ceiling")
+
+
+def symbolic_jacobian(rule: Rule, budget: Budget) -> tuple[np.ndarray, bool]:
     """The Jacobian (outputs x parameters) from SymPy: the function run on stand-ins,
-    every output element differentiated by the elements it holds, compiled once."""
+    every output element differentiated by the elements it holds, compiled once; and
+    whether f is smooth (no piecewise function anywhere: a kink the finite differences
+    see is then ill-conditioning, not a kink)."""
     import sympy
 
     from .lambdify import compile_numpy
@@ -159,6 +172,8 @@ def symbolic_jacobian(rule: Rule, budget: Budget) -> np.ndarray:
     except Exception as error:
         raise UnsupportedOperation(explain_failure(error, rule.f)) from None
     outputs = [as_sympy(e) for part in parts for e in np.asarray(raw(part), dtype=object).flat]
+    piecewise = tuple(getattr(sympy, name) for name in _PIECEWISE)
+    smooth = not any(e.has(*piecewise) for e in outputs)
     elements = [s for p in rule.wrt for s in leaves[p].array.flat]
     column = {s: j for j, s in enumerate(elements)}
     entries, where = [], []
@@ -177,7 +192,7 @@ def symbolic_jacobian(rule: Rule, budget: Budget) -> np.ndarray:
         values = evaluate(**{s.name: theta[j] for s, j in column.items()})
         rows, cols = zip(*where)
         jacobian[list(rows), list(cols)] = np.real(np.asarray(values, dtype=complex))
-    return jacobian
+    return jacobian, smooth
 
 
 @dataclass
@@ -222,7 +237,7 @@ def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | N
         # every step): f once per direction and step, each call serving m rows
         steps = t.real.reshape(count * m, -1)
         first = steps[::m]
-        if not np.array_equal(np.repeat(first, m, axis=0), steps):
+        if not np.array_equal(np.repeat(first, m, axis=0), steps, equal_nan=True):
             raise AssertionError("numeric.py's perturbation layout changed")
         values = np.stack([np.stack([output(d, float(v)) for v in first[d]])
                            for d in range(count)])  # (directions, steps, m)
@@ -240,8 +255,18 @@ def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | N
 
 
 def check_output(rule: Rule, out: Any) -> None:
-    for part in rule.outputs(out):
-        array = np.asarray(part)
+    """f's output must be real arrays (or a tuple of them), none empty."""
+    parts = rule.outputs(out)
+    if not parts:
+        raise InputError("f returned an empty tuple; return an array (or a tuple of arrays)")
+    for i, part in enumerate(parts):
+        where = f" (output {i})" if len(parts) > 1 else ""
+        try:
+            array = np.asarray(part)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"f returned something that is not an array{where}: {error}") from None
         if array.dtype.kind not in "fiub":
-            raise InputError(f"the function returned {array.dtype} values; check_rule checks "
+            raise InputError(f"f returned {array.dtype} values{where}; check_rule checks "
                              "real arrays (or a tuple of them)")
+        if array.size == 0:
+            raise InputError(f"f returned an empty array{where} (shape {array.shape})")

@@ -289,3 +289,100 @@ def test_with_a_claim_an_array_output_is_summed_and_the_report_says_what_that_mi
     assert report.ok
     assert any("gradient of its sum (the all-ones cotangent)" in n and "check_rule" in n
                for n in report.notes)
+
+
+# ---------------------------------------------------------------- found in review
+def test_a_big_parameter_with_one_exact_source_is_still_checked_along_directions():
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(2, 50)), rng.normal(size=(50, 60))  # 3,000 elements in w
+
+    def f(x, W):
+        return np.vectorize(np.tanh)(x @ W)  # the tape cannot follow np.vectorize
+
+    def right(g, x, W):
+        d = g * (1 - np.tanh(x @ W) ** 2)
+        return {"x": d @ W.T, "W": x.T @ d}
+    report = check_rule(f, lambda g, x, W: {**right(g, x, W), "W": np.zeros_like(W)},
+                        at={"x": x, "W": w})
+    assert report.blamed("vjp") == {"W"} and "tape" in report.skipped
+    assert "8 of 8 directions mismatch" in str(report) and "direction 0:" in str(report)
+    assert check_rule(f, right, at={"x": x, "W": w}).ok
+
+
+def test_tuple_outputs_of_different_shapes():
+    def f(x, W):
+        h = x @ W
+        return np.tanh(h), h.sum()
+
+    def vjp(g, x, W):
+        d = g[0] * (1 - np.tanh(x @ W) ** 2) + g[1]
+        return {"x": d @ W.T, "W": x.T @ d}
+    assert check_rule(f, vjp, at={"x": X, "W": W}).ok
+
+
+def test_objects_and_python_ints_in_at_are_passed_as_given_and_not_called_mutated():
+    class Config:
+        scale = 2.0
+    report = check_rule(lambda x, cfg, dim: (x * cfg.scale).sum(dim),
+                        lambda g, x, cfg, dim: np.expand_dims(g, dim) * cfg.scale * np.ones_like(x),
+                        at={"x": X, "cfg": Config(), "dim": 1})
+    assert report.ok and report.inputs == ["cfg", "dim"], str(report)
+
+
+@pytest.mark.parametrize("f, message", [
+    (lambda x: (x, [x, 1.0]), "not an array \\(output 1\\)"),
+    (lambda x: x[:0], "empty array"),
+    (lambda x: (), "empty tuple"),
+])
+def test_malformed_outputs_are_input_errors(f, message):
+    with pytest.raises(InputError, match=message):
+        check_rule(f, at={"x": X})
+
+
+def test_nan_in_at_and_ragged_results_are_reported_not_raised():
+    report = check_rule(lambda x: 2 * x, lambda g, x: 2 * g, at={"x": np.array([1.0, np.nan])})
+    assert {r.status for r in report.failures} == {"undefined"}
+    ragged = check_rule(lambda x: 2 * x, lambda g, x: {"x": [1.0, [2.0]]}, at={"x": np.array([1.0, 2.0])})
+    assert ragged.blamed("vjp") == {"x"}
+
+
+def test_cancellation_in_the_exact_derivative_is_no_false_alarm():
+    z = np.random.default_rng(0).normal(size=(3, 5)) * 50  # 1 - p cancels to about 1e-11
+
+    def log_softmax(z):
+        s = z - z.max(axis=1, keepdims=True)
+        return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+
+    def vjp(g, z):
+        s = z - z.max(axis=1, keepdims=True)
+        p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+        return g - p * g.sum(axis=1, keepdims=True)
+    assert check_rule(log_softmax, vjp, at={"z": z}).ok
+
+
+def test_an_ill_conditioned_smooth_rule_passes_when_every_exact_source_agrees():
+    A = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-6]])  # condition number 4e6
+
+    def vjp(g, A):
+        inv = np.linalg.inv(A)
+        return -inv.T @ g @ inv.T
+
+    def jvp(t, A):
+        inv = np.linalg.inv(A)
+        return -inv @ t["A"] @ inv
+    report = check_rule(lambda A: np.linalg.inv(A), vjp, jvp, at={"A": A})
+    assert report.ok, str(report)
+    assert "finite differences disagree" in str(report) and "every exact source agrees" in str(report)
+    wrong = check_rule(lambda A: np.linalg.inv(A), lambda g, A: vjp(g, A).T, at={"A": A})
+    assert wrong.blamed("vjp") == {"A"}
+
+
+def test_a_float32_gradient_is_judged_to_float32_rounding():
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    assert check_rule(lambda x: 3 * x ** 2, lambda g, x: (6 * g * x).astype(np.float32), at={"x": x}).ok
+    slip = check_rule(lambda x: 3 * x ** 2, lambda g, x: (6 * g * x * (1 + 1e-3)).astype(np.float32),
+                      at={"x": x})
+    assert slip.blamed("vjp") == {"x"}
+    lower = check_rule(lambda x: 3 * x ** 2, lambda g, x: (6 * g * x).astype(np.float32),
+                       at={"x": x.astype(np.float64)})
+    assert [(r.label, r.name) for r in lower.failures if r.kind == "property"] == [("dtype", "x")]
