@@ -52,14 +52,19 @@ def check_custom_vjp(f: Any, *args: Any, wrt: Sequence[str] | None = None,
     import jax.numpy as jnp
     from jax import custom_derivatives as cd
 
+    inner = getattr(f, "__wrapped__", None)  # jax.jit(custom_vjp_function)
+    if not isinstance(f, (cd.custom_vjp, cd.custom_jvp)) and isinstance(inner, (cd.custom_vjp, cd.custom_jvp)):
+        f = inner
     if not isinstance(f, (cd.custom_vjp, cd.custom_jvp)):
         raise InputError(f"check_custom_vjp takes a jax.custom_vjp or jax.custom_jvp function, "
                          f"got {type(f).__name__}")
     primal = f.fun
     names = _names(primal, len(args))
-    at = {n: (np.array(a) if hasattr(a, "shape") or isinstance(a, (int, float, list)) else a)
-          for n, a in zip(names, args)}
-    floats = [n for n, v in at.items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    fixed = {names[i] for i in getattr(f, "nondiff_argnums", ()) if i < len(names)}
+    at = {n: (a if n in fixed else np.array(a) if hasattr(a, "shape") or isinstance(a, (float, list))
+              else a) for n, a in zip(names, args)}
+    floats = [n for n, v in at.items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+              and n not in fixed]
     params = list(wrt) if wrt is not None else floats
 
     def call(function: Any, values: dict[str, Any], replace: dict[str, Any] | None = None) -> Any:
@@ -80,9 +85,15 @@ def check_custom_vjp(f: Any, *args: Any, wrt: Sequence[str] | None = None,
         g = tuple(jnp.asarray(x) for x in g) if isinstance(g, tuple) else jnp.asarray(g)
         return {p: np.array(r, dtype=float) for p, r in zip(params, back(g))}
 
+    compiled: dict[str, Any] = {}
+
     def rule_f(**values: Any) -> Any:
+        # compiled once over the parameters (finite differences call f thousands of times;
+        # the other arguments keep their values in at throughout the check)
         with jax.enable_x64(True):
-            return numpy(call(f, values))
+            if "f" not in compiled:
+                compiled["f"] = jax.jit(lambda *ps: call(f, at, dict(zip(params, ps))))
+            return numpy(compiled["f"](*(jnp.asarray(values[p], dtype=jnp.float64) for p in params)))
 
     def vjp(g: Any, **values: Any) -> dict[str, np.ndarray]:
         with jax.enable_x64(True):

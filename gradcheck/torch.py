@@ -95,7 +95,7 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
         for n in names:
             v = values[n]
             if n in tensors:
-                t = torch.as_tensor(np.asarray(v))
+                t = torch.tensor(np.asarray(v))  # a copy: an in-place forward (mark_dirty) writes into it
                 t = t.double() if t.is_floating_point() else t
                 v = t.requires_grad_(grad and n in params)
             out.append(v)
@@ -111,7 +111,10 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
 
     def grads(outputs: Any, inputs: list[Any], g: Any) -> dict[str, np.ndarray]:
         outs = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
-        result = torch.autograd.grad(outs, inputs, structured(g), allow_unused=True)
+        # outputs marked non-differentiable (sort's indices) take no cotangent
+        pairs = [(o, c) for o, c in zip(outs, structured(g)) if o.requires_grad]
+        result = torch.autograd.grad([o for o, _ in pairs], inputs, [c for _, c in pairs],
+                                     allow_unused=True) if pairs else [None] * len(inputs)
         # torch's convention: None is a zero gradient
         return {p: (r.detach().numpy().copy() if r is not None else np.zeros(np.shape(at[p])))
                 for p, r in zip(params, result)}
@@ -123,7 +126,9 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
     def vjp(g: Any, **values: Any) -> dict[str, Any]:
         with torch.enable_grad():
             inputs = to_torch(values, grad=True)
-            out = function_class.apply(*inputs)
+            # clones, so a forward that writes into its input (mark_dirty) may
+            out = function_class.apply(*(t.clone() if getattr(t, "requires_grad", False) else t
+                                         for t in inputs))
             try:
                 return grads(out, [inputs[names.index(p)] for p in params], g)
             except RuntimeError:  # torch refused what backward returned (a wrong shape)
@@ -141,13 +146,16 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
 
     def forward(inputs: list[Any]) -> Any:
         ctx = _Context([n in params for n in names])
-        return function_class.forward(ctx, *inputs)
+        return function_class.forward(ctx, *(t.clone() if getattr(t, "requires_grad", False) else t
+                                             for t in inputs))
 
     def autodiff_vjp(g_flat: np.ndarray) -> np.ndarray:
         try:
             with torch.enable_grad():
                 inputs = to_torch(at, grad=True)
                 out = forward(inputs)
+                if not any(o.requires_grad for o in (out if isinstance(out, (tuple, list)) else [out])):
+                    raise RuntimeError("its output is not connected to its inputs (NumPy inside?)")
                 g = _unflatten(g_flat, out)
                 result = grads(out, [inputs[names.index(p)] for p in params], g)
         except Exception as error:  # forward is not torch code torch can differentiate

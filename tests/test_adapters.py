@@ -156,3 +156,52 @@ def test_jax_custom_jvp_is_checked_in_both_directions(jax):
         return softplus(x), t * jax.nn.sigmoid(x) * (1 + 1e-6)
     report = gj.check_custom_vjp(softplus, X)
     assert report.blamed("jvp") == {"output"} and report.blamed("vjp") == {"x"}
+
+
+def test_torch_non_differentiable_outputs_and_in_place_forwards(torch):
+    import gradcheck.torch as gt
+
+    class SortValues(torch.autograd.Function):  # returns (values, indices)
+        @staticmethod
+        def forward(ctx, x):
+            values, indices = torch.sort(x)
+            ctx.mark_non_differentiable(indices)
+            ctx.save_for_backward(indices)
+            return values, indices
+
+        @staticmethod
+        def backward(ctx, g, _):
+            (indices,) = ctx.saved_tensors
+            out = torch.zeros_like(g)
+            out[indices] = g
+            return out
+    report = gt.check_function(SortValues, torch.tensor([0.3, -1.2, 2.5, 0.1], requires_grad=True))
+    assert report.blamed("vjp") == set() and "autodiff (torch autograd of forward)" in report.sources
+
+    class DoubleInPlace(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            return x.mul_(2)
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * g
+    assert gt.check_function(DoubleInPlace, torch.tensor(X, requires_grad=True)).ok
+
+
+def test_jax_nondiff_argnums_and_a_jitted_rule(jax):
+    import functools
+
+    import jax.numpy as jnp
+
+    import gradcheck.jax as gj
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+    def scaled_sin(x, s):
+        return jnp.sin(x) * s
+
+    scaled_sin.defvjp(lambda x, s: (scaled_sin(x, s), x), lambda s, x, g: (g * jnp.cos(x) * s,))
+    report = gj.check_custom_vjp(scaled_sin, X, 2.5)
+    assert report.ok and report.wrt == ["x"] and report.inputs == ["s"]
+    assert gj.check_custom_vjp(jax.jit(scaled_sin, static_argnums=1), X, 2.5).ok
