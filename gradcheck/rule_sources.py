@@ -24,6 +24,10 @@ __all__ = ["Rule", "tape_vjp", "tape_jvp", "symbolic_jacobian", "numeric_jacobia
 
 # Entries of a Jacobian SymPy is asked for; above it the symbolic source says why it skips.
 JACOBIAN_LIMIT = 20_000
+# SymPy's work (expression size times the elements differentiated by, over the outputs)
+# above which it is not asked: a 4x8 attention head (150,000) takes minutes, an LSTM step
+# (53,000) a second or two.
+WORK_LIMIT = 60_000
 # Parameter elements SymPy is asked to differentiate by (its limit in check too).
 SYMBOLIC_ELEMENTS = 2_000
 
@@ -152,6 +156,7 @@ def symbolic_jacobian(rule: Rule, budget: Budget) -> tuple[np.ndarray, bool]:
     import sympy
 
     from .lambdify import compile_numpy
+    from .symbolic import subexpressions
     from .stand_in import symbols
     from .stand_in.base import raw
     from .stand_in.rules import as_sympy
@@ -172,9 +177,18 @@ def symbolic_jacobian(rule: Rule, budget: Budget) -> tuple[np.ndarray, bool]:
     except Exception as error:
         raise UnsupportedOperation(explain_failure(error, rule.f)) from None
     outputs = [as_sympy(e) for part in parts for e in np.asarray(raw(part), dtype=object).flat]
+    elements = [s for p in rule.wrt for s in leaves[p].array.flat]
+    theta = rule.flatten(rule.arguments)
+    outputs = _active_branches(outputs, dict(zip(elements, map(sympy.Float, theta))))
+    work = 0
+    for expr in outputs:  # SymPy walks an output once per element it holds
+        work += subexpressions(expr, WORK_LIMIT + 1) * len(expr.free_symbols)
+        if work > WORK_LIMIT:
+            raise UnsupportedOperation(f"the Jacobian is too large to differentiate element by "
+                                       f"element (estimated work above {WORK_LIMIT:,}; SymPy "
+                                       "would take minutes)")
     piecewise = tuple(getattr(sympy, name) for name in _PIECEWISE)
     smooth = not any(e.has(*piecewise) for e in outputs)
-    elements = [s for p in rule.wrt for s in leaves[p].array.flat]
     column = {s: j for j, s in enumerate(elements)}
     entries, where = [], []
     for i, expr in enumerate(outputs):
@@ -188,11 +202,40 @@ def symbolic_jacobian(rule: Rule, budget: Budget) -> tuple[np.ndarray, bool]:
     if entries:
         budget.check("the symbolic source (compiling to NumPy)")
         evaluate = compile_numpy(tuple(elements), entries)
-        theta = rule.flatten(rule.arguments)
         values = evaluate(**{s.name: theta[j] for s, j in column.items()})
         rows, cols = zip(*where)
         jacobian[list(rows), list(cols)] = np.real(np.asarray(values, dtype=complex))
     return jacobian, smooth
+
+
+TIE = 1e-9  # arguments of a max this close (relative) at the point are a tie: a kink
+
+
+def _active_branches(outputs: list, point: dict) -> list:
+    """Each Max/Min replaced by the argument it selects at the point, where one argument
+    wins clearly: the same function near the point, so the same derivative there, and
+    SymPy differentiates a softmax's max(z) shift in milliseconds instead of minutes.
+    Ties are left alone (a kink)."""
+    import sympy
+
+    def choose(*args: Any, pick: Any) -> Any:
+        try:
+            values = [float(a.xreplace(point)) for a in args]
+        except (TypeError, ValueError):  # not a number at the point: leave it
+            return None
+        best = pick(range(len(values)), key=values.__getitem__)
+        others = [abs(values[best] - v) for i, v in enumerate(values) if i != best]
+        gap = TIE * max(1.0, abs(values[best]))
+        return args[best] if all(o > gap for o in others) else None
+
+    def replace(expr: Any) -> Any:
+        for kind, pick in ((sympy.Max, max), (sympy.Min, min)):
+            if expr.has(kind):
+                expr = expr.replace(lambda e: isinstance(e, kind) and choose(*e.args, pick=pick) is not None,
+                                    lambda e: choose(*e.args, pick=pick))
+        return expr
+
+    return [replace(e) for e in outputs]
 
 
 @dataclass

@@ -126,7 +126,7 @@ def _real(value: Any) -> np.ndarray:
 
 
 
-def _size(expr: sympy.Basic, cap: int) -> int:
+def subexpressions(expr: sympy.Basic, cap: int) -> int:
     """Distinct subexpressions of ``expr`` (at most ``cap``): linear even when shared."""
     seen, stack = set(), [expr]
     while stack and len(seen) < cap:
@@ -195,7 +195,7 @@ def _differentiate(expr: sympy.Expr, elements: list[sympy.Symbol], budget: Budge
     for term in terms:
         inside = term.free_symbols & wanted
         if inside:
-            work += _size(term, WORK_LIMIT + 1) * len(inside)
+            work += subexpressions(term, WORK_LIMIT + 1) * len(inside)
             if work > WORK_LIMIT:
                 raise UnsupportedOperation(
                     f"the expression is too large to differentiate element by element "

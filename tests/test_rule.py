@@ -386,3 +386,40 @@ def test_a_float32_gradient_is_judged_to_float32_rounding():
     lower = check_rule(lambda x: 3 * x ** 2, lambda g, x: (6 * g * x).astype(np.float32),
                        at={"x": x.astype(np.float64)})
     assert [(r.label, r.name) for r in lower.failures if r.kind == "property"] == [("dtype", "x")]
+
+
+def test_a_softmax_max_shift_is_differentiated_on_its_active_branch_quickly():
+    import time
+    rng = np.random.default_rng(0)
+    x, W1, W2, y = rng.normal(size=(4, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4, 3)), np.array([0, 2, 1, 1])
+
+    def loss(W1, W2, x, y):
+        h = np.tanh(x @ W1)
+        z = h @ W2
+        s = z - z.max(axis=1, keepdims=True)
+        return -(s - np.log(np.exp(s).sum(axis=1, keepdims=True)))[np.arange(4), y].mean()
+
+    def vjp(g, W1, W2, x, y):
+        h = np.tanh(x @ W1)
+        z = h @ W2
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(4), y] -= 1
+        dh = (g * p / 4) @ W2.T
+        return {"W1": x.T @ (dh * (1 - h ** 2)), "W2": h.T @ (g * p / 4)}
+    start = time.process_time()
+    report = check_rule(loss, vjp, at={"W1": W1, "W2": W2, "x": x, "y": y}, wrt=["W1", "W2"])
+    assert report.ok and "symbolic" in report.sources
+    assert time.process_time() - start < 20  # was minutes: SymPy differentiating Max
+
+
+def test_sympy_is_not_asked_for_a_jacobian_it_would_take_minutes_over():
+    rng = np.random.default_rng(0)
+
+    def attention(Q, K, V):
+        s = Q @ K.T / np.sqrt(8)
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        return (p / p.sum(axis=1, keepdims=True)) @ V
+    report = check_rule(attention, at={"Q": rng.normal(size=(4, 8)), "K": rng.normal(size=(5, 8)),
+                                       "V": rng.normal(size=(5, 6))})
+    assert report.ok and "estimated work above" in report.skipped["symbolic"]
