@@ -60,6 +60,10 @@ def check_custom_vjp(f: Any, *args: Any, wrt: Sequence[str] | None = None,
                          f"got {type(f).__name__}")
     primal = f.fun
     names = _names(primal, len(args))
+    for name, a in zip(names, args):
+        if isinstance(a, (dict, tuple)) or (isinstance(a, list) and any(hasattr(e, "shape") for e in a)):
+            raise InputError(f"{name} is a pytree ({type(a).__name__}): check_custom_vjp takes "
+                             "arrays and numbers; wrap the rule in a function of arrays")
     fixed = {names[i] for i in getattr(f, "nondiff_argnums", ()) if i < len(names)}
     at = {n: (a if n in fixed else np.array(a) if hasattr(a, "shape") or isinstance(a, (float, list))
               else a) for n, a in zip(names, args)}
