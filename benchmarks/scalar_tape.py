@@ -489,8 +489,9 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
         report.bar(result, f"gradients agree to {AGREE:g}", all(r[3] == "yes" for r in agreement_rows),
                    "worst " + max((r[2] for r in agreement_rows), key=float))
     result["notes"].append(
-        "the floor is a do-nothing engine in pure CPython (one float-with-parents record per op "
-        "appended to a list, a backward that visits each record once and computes nothing): our tape costs "
+        "the floor is a do-nothing engine in pure CPython (one record of value and parents per op, "
+        "made by object.__new__ and appended to a list; a backward that visits each record once and "
+        "computes nothing): our tape costs "
         + " / ".join(f"{x:.2f}x" for x in floors[False]) + " of it with the collector off and "
         + " / ".join(f"{x:.2f}x" for x in floors[True]) + " with it on (random graph / demo)")
     result["notes"].append("micrograd's closures make a reference cycle per node: with the collector on, "
