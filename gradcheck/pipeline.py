@@ -363,6 +363,8 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
     if method == "auto" and chosen:
         run.method = finite.affordable(run.method, checks, problem, chosen[0])
     results = [_check_point(run, point) for _, point in budget.within(chosen, notes)]
+    notes += [f"the gradient function returned no gradient for {p}: a mismatch (claimed)"
+              for p in problem.wrt if p in claims.missing]
     return _report(run, results, list(problem.notes) + notes, count, seed, method, budget)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -94,6 +94,7 @@ class Claims:
     each: dict[str, Any]
     texts: dict[str, Expression]
     _mpmath: dict = None  # parameter -> lambdified mpmath function of its text
+    missing: set = field(default_factory=set)  # parameters a gradient function left out
 
     def __bool__(self) -> bool:
         return self.whole is not None or bool(self.each)
@@ -215,7 +216,13 @@ def claimed_gradient(claims: Claims, problem: Problem, point: Mapping[str, Any],
         raise
     except Exception as error:  # the user's code: report, don't crash
         raise InputError(f"the claimed gradient raised {type(error).__name__}: {error}") from None
-    return {p: _array(problem, p, v) for p, v in raw.items()}
+    out = {p: _array(problem, p, v) for p, v in raw.items()}
+    if claims.whole is not None:  # a parameter left out is wrong everywhere, never a pass
+        for p in problem.wrt:
+            if p not in out:
+                claims.missing.add(p)
+                out[p] = np.full(problem.shapes[p], np.nan)
+    return out
 
 
 def refine_claim(claims: Claims, name: str, problem: Problem, point: Mapping[str, Any]) -> float:

@@ -346,3 +346,14 @@ def test_integer_and_boolean_arrays_are_inputs_without_being_told():
     assert r.status == "ok"
     with pytest.raises(InputError, match="y holds int64 values: an integer or boolean array"):
         check(loss, wrt=["x", "y"], at={"x": x, "y": labels, "m": mask})
+
+
+def test_a_gradient_function_that_leaves_a_parameter_out_is_a_mismatch_never_a_pass():
+    x, b = np.ones((2, 3)), np.arange(3.0)
+    report = check_grad(lambda x, b: np.sum(np.tanh(x + b)), lambda x, b: {"x": 1 - np.tanh(x + b) ** 2},
+                        wrt=["x", "b"], at={"x": x, "b": b})
+    assert not report.ok
+    r = only(report, "b")
+    assert (r.status, r.culprit, r.mismatches) == ("mismatch", "claimed", 3)
+    assert "the gradient function returned no gradient for b: a mismatch (claimed)" in report.notes
+    assert only(report, "x").status == "ok"
