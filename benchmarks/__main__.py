@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results"
 BENCHMARKS = ("scalar_tape", "tensor_tape", "verdicts", "numeric_accuracy", "scaling", "startup",
-              "reliability", "float32", "hessians", "rules")
+              "reliability", "float32", "hessians", "rules", "big_backward")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -21,7 +21,7 @@ __all__ = ["new_result", "machine", "write", "render", "figure", "update_readme"
 
 # The order of the sections in RESULTS.md (the order of the issue).
 ORDER = ("scalar_tape", "tensor_tape", "verdicts", "numeric_accuracy", "scaling", "startup",
-         "reliability", "float32", "hessians", "rules")
+         "reliability", "float32", "hessians", "rules", "big_backward")
 README_START = "<!-- benchmarks:start -->"
 README_END = "<!-- benchmarks:end -->"
 
