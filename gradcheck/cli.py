@@ -11,10 +11,7 @@ No input ever produces a traceback (set ``GRADCHECK_DEBUG=1`` to see one).
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -64,6 +61,9 @@ class _Group(click.Group):
             click.echo(ctx.get_help())
             ctx.exit(0)
         if name and name not in self.commands and not name.startswith("-"):
+            import difflib
+            import shlex
+
             close = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.6)
             if close:
                 raise click.UsageError(f"no command {name!r}; did you mean {close[0]!r}?", ctx)
@@ -305,6 +305,8 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
             raise _named_claim(error, expression, claims) from None
     code = report.exit_code(allow_kinks)
     if as_json:
+        import json  # loaded for --json only (start-up time)
+
         click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
         from gradcheck.render import render_table
@@ -323,6 +325,8 @@ def _expr(expression, wrt, inputs, at_items, data_items, data_file, reduce, clai
             if not _write_graph(recording, statuses, graph_file, graph_format):
                 return EXIT_INPUT
     if html_file:
+        import shlex
+
         from gradcheck.page import Entry, write_page
 
         title = "gradcheck " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "gradcheck"

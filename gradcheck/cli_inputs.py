@@ -5,9 +5,7 @@ Every problem is a CLIError naming the option or file (and line) and what to wri
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import math
 from typing import Any, Sequence
 
@@ -169,6 +167,8 @@ def _bounded_lines(f: Any, path: str) -> Any:
 
 
 def _data_from_json(text: str, path: str) -> dict[str, list[float]]:
+    import json  # data files only: start-up time
+
     try:
         obj = json.loads(text, parse_int=_json_number, parse_float=_json_number)
     except json.JSONDecodeError as error:
@@ -201,6 +201,8 @@ def _json_number(text: str) -> float:
 
 
 def _data_from_csv(lines: Any, path: str) -> dict[str, list[float]]:
+    import csv  # data files only: start-up time
+
     lines = iter(lines)
     head = []
     for line in lines:  # the first non-blank line decides the delimiter
@@ -238,6 +240,8 @@ def _data_from_csv(lines: Any, path: str) -> dict[str, list[float]]:
 
 def _numbered_rows(lines: Any, delimiter: str):
     """(line number, cells) for every non-blank CSV row."""
+    import csv
+
     reader = csv.reader(lines, delimiter=delimiter)
     for row in reader:
         if any(cell.strip() for cell in row):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -95,6 +94,8 @@ def describe(function: Callable[..., Any]) -> str:
 
 def _user_frame(error: BaseException) -> str | None:
     """The innermost line of the user's own code in the traceback (not ours, not a library's)."""
+    import traceback  # error messages only: start-up time
+
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = os.path.abspath(frame.filename)
         if not path.startswith(_NOT_USER) and not frame.filename.startswith("<lambdify"):

@@ -9,7 +9,6 @@ nesting depth, and a cheap Float estimate of every variable-free part of the tre
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import re
 import unicodedata
@@ -375,6 +374,8 @@ def unknown_function_message(source: _Source, name: str, node: ast.Call, constan
         return f"'{name}' is a constant, not a function"
     if name in _SPELLED_OUT:
         return f"unknown function '{name}'; write {_SPELLED_OUT[name]}"
+    import difflib  # error messages only: start-up time
+
     guess = _ALIASES.get(name) or next(iter(difflib.get_close_matches(name, FUNCTIONS, n=1)), None)
     if guess:
         return f"unknown function '{name}'; did you mean '{guess}'?"

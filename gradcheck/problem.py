@@ -11,7 +11,6 @@ summed or averaged.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -154,6 +153,8 @@ def _unknown_for(model: Expression | FunctionModel) -> Callable[[str, Sequence[s
     expression = isinstance(model, Expression)
 
     def unknown(name: str, known: Sequence[str], what: str) -> InputError:
+        import difflib  # error messages only: start-up time
+
         same_letters = [k for k in known if k.lower() == name.lower()]  # X for x
         close = same_letters or difflib.get_close_matches(name, list(known), n=1,
                                                           cutoff=0.6 if expression else 0.5)
