@@ -15,7 +15,9 @@ Two problems:
 Each gradcheck size runs in a fresh child process (warmed up on the smallest size) that
 is stopped after a time limit per size (300 s; 6 s with --quick); a size whose time,
 extrapolated from the sizes before it, exceeds 20x that limit is not attempted and the
-prediction is reported instead. SymPy's cache is cleared before every timed check, so a
+prediction is reported instead. The checkers are interleaved size by size (gradcheck's
+child, then torch's two modes in this process), so each ratio compares runs made seconds
+apart. SymPy's cache is cleared before every timed check, so a
 repeat pays what a first call pays. At a moderate size the full check is profiled (cProfile) and
 the time split by phase.
 
@@ -197,34 +199,47 @@ def in_child(case: str, repeat: int, budget: float, timeout: float) -> Callable[
     return measure
 
 
-def measure_series(measure: Callable[[int], dict], sizes, limit: float, attempt: float = 20.0) -> list[dict]:
-    """Measure increasing sizes. A size whose time, extrapolated from the sizes before it
-    (at least linearly), exceeds 20x the per-size limit is not attempted; the prediction is
-    reported instead. Later sizes are still tried: a checker may switch strategy (e.g.
-    random projections above some size) and get faster."""
-    series: list[dict] = []
-    for n in sizes:
-        known = [s for s in series if s.get("seconds") or s.get("timeout")]
-        if known:
-            prev = known[-1]
-            t_prev = prev.get("seconds") or prev["timeout"]
-            slope = 1.0
-            if len(known) >= 2:
-                before = known[-2]
-                t_before = before.get("seconds") or before["timeout"]
-                slope = max(1.0, math.log(t_prev / t_before) / math.log(prev["n"] / before["n"]))
-            predicted = t_prev * (n / prev["n"]) ** slope
-            if predicted > attempt * limit:
-                series.append({"n": n, "seconds": None, "predicted": predicted, "ok": None,
-                               "note": f"not run: predicted {fmt_seconds(predicted)}"})
+def _prediction(series: list[dict], n: int) -> float | None:
+    """This size's time, extrapolated (at least linearly) from the sizes measured before."""
+    known = [s for s in series if s.get("seconds") or s.get("timeout")]
+    if not known:
+        return None
+    prev = known[-1]
+    t_prev = prev.get("seconds") or prev["timeout"]
+    slope = 1.0
+    if len(known) >= 2:
+        before = known[-2]
+        t_before = before.get("seconds") or before["timeout"]
+        slope = max(1.0, math.log(t_prev / t_before) / math.log(prev["n"] / before["n"]))
+    return t_prev * (n / prev["n"]) ** slope
+
+
+def _measure_one(measure: Callable[[int], dict], n: int) -> dict:
+    try:
+        return {"n": n, **measure(n)}
+    except MemoryError:
+        return {"n": n, "seconds": None, "ok": None, "note": "failed: out of memory"}
+    except Exception as error:
+        return {"n": n, "seconds": None, "ok": None, "note": f"failed: {type(error).__name__}: {error}"}
+
+
+def measure_interleaved(measures: dict[str, tuple[Callable[[int], dict], list[int]]], limit: float,
+                        attempt: float = 20.0) -> dict[str, list[dict]]:
+    """Every checker at a size, then every checker at the next size (so a ratio compares
+    runs minutes apart, not a whole series apart). A size whose predicted time exceeds
+    ``attempt`` times the per-size limit is not attempted and its prediction is reported;
+    later sizes are still tried (a checker may switch strategy and get faster)."""
+    series: dict[str, list[dict]] = {label: [] for label in measures}
+    for n in sorted({n for _, sizes in measures.values() for n in sizes}):
+        for label, (measure, sizes) in measures.items():
+            if n not in sizes:
                 continue
-        try:
-            point = measure(n)
-        except MemoryError:
-            point = {"seconds": None, "ok": None, "note": "failed: out of memory"}
-        except Exception as error:
-            point = {"seconds": None, "ok": None, "note": f"failed: {type(error).__name__}: {error}"}
-        series.append({"n": n, **point})
+            predicted = _prediction(series[label], n)
+            if predicted is not None and predicted > attempt * limit:
+                series[label].append({"n": n, "seconds": None, "predicted": predicted, "ok": None,
+                                      "note": f"not run: predicted {fmt_seconds(predicted)}"})
+                continue
+            series[label].append(_measure_one(measure, n))
     return series
 
 
@@ -301,24 +316,28 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
     sizes = SIZES[:2] if quick else SIZES  # --quick: 10 and 100 parameters (1,000 for torch)
     attempt = 3.0 if quick else 20.0
     series: dict[str, dict[str, list[dict]]] = {"sum": {}, "mlp": {}}
-    series["sum"]["gradcheck check"] = measure_series(in_child("sum", repeat, limit, limit), sizes, limit, attempt)
     why_not = callables_supported()
-    if why_not is None:
-        series["mlp"]["gradcheck check"] = measure_series(in_child("mlp", repeat, limit, limit), sizes, limit,
-                                                          attempt)
-    else:
+    if why_not is not None:
         result["notes"].append(f"mlp case, gradcheck: skipped: {why_not}")
     torch = peers.load("torch")
-    if torch is not None:
-        for case in ("sum", "mlp"):
+    if torch is None:
+        result["notes"].append(peers.skipped("torch"))
+    for case in ("sum", "mlp"):
+        measures: dict[str, tuple[Callable[[int], dict], list[int]]] = {}
+        if case == "sum" or why_not is None:
+            measures["gradcheck check"] = (in_child(case, repeat, limit, limit), list(sizes))
+        if torch is not None:
             for fast, label in ((False, "torch gradcheck (default)"), (True, "torch gradcheck (fast_mode)")):
                 def measure(n, c=case, f=fast):
                     run = torch_runner(torch, c, n, f)
                     run()  # warm-up
                     return repeat_runs(run, 3, limit)
-                series[case][label] = measure_series(measure, SIZES[:3] if quick else SIZES, limit)
-    else:
-        result["notes"].append(peers.skipped("torch"))
+                measures[label] = (measure, list(SIZES[:3] if quick else SIZES))
+        # gradcheck's per-size attempt limit applies to every checker alike
+        series[case] = measure_interleaved(measures, limit, attempt)
+    result["notes"].append("checkers are interleaved size by size: at each size gradcheck (in a fresh "
+                           "child process) then torch's two modes, so each ratio compares runs made "
+                           "seconds apart")
 
     rows = []
     for case, tools in series.items():
