@@ -5,20 +5,31 @@ off by a relative 1e-6, checked by ``gradcheck.check_grad`` with its defaults.
 The exact sources (tape and claim) are compared on every element, the finite differences
 along 8 random directions (central differences: Richardson would pass the function over
 50M numbers per point). Timed after one warm-up, median of several runs, BLAS on one
-thread. PyTorch is not run here: its default mode would take two evaluations per element
-(400,000 calls), and its fast mode re-runs the slow mode on a failure.
+thread.
+
+Beside it, ``torch.autograd.gradcheck`` on the same backward (a ``torch.autograd.Function``
+calling the NumPy code), default and fast mode, each in a child process stopped after a
+time budget: its default mode makes two evaluations per element (400,000 calls), and its
+fast mode re-runs the slow mode on a failure. A run past the budget is reported as such.
 
 Bar: under 1 s each, the right one passing and the wrong element named.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from . import report
+from . import peers, report
 from .timing import fmt_seconds, interleaved
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NAME = "big_backward"
 TITLE = "11. A 784x256 hand-written backward"
@@ -45,6 +56,46 @@ def slipped(W, x, y):
     return out
 
 
+def torch_child(wrong: bool, fast: bool) -> dict:
+    """In a child process: torch.autograd.gradcheck on the NumPy backward, timed."""
+    import torch
+
+    at = _problem()
+    claim = slipped if wrong else backward
+
+    class Loss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, W):
+            ctx.save_for_backward(W)
+            return torch.tensor(loss(W.detach().numpy(), at["x"], at["y"]))
+
+        @staticmethod
+        def backward(ctx, g):
+            (W,) = ctx.saved_tensors
+            return g * torch.from_numpy(claim(W.detach().numpy(), at["x"], at["y"])["W"])
+
+    W = torch.tensor(at["W"], requires_grad=True)
+    start = time.perf_counter()
+    ok = torch.autograd.gradcheck(Loss.apply, (W,), fast_mode=fast, raise_exception=False)
+    return {"seconds": time.perf_counter() - start, "ok": bool(ok)}
+
+
+def _torch_in_child(wrong: bool, fast: bool, budget: float) -> dict:
+    code = ("import json; from benchmarks.big_backward import torch_child; "
+            f"print('RESULT', json.dumps(torch_child({wrong!r}, {fast!r})))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=budget, cwd=ROOT, env=env)
+    except subprocess.TimeoutExpired:
+        return {"seconds": None, "ok": None, "note": f"did not finish within its {budget:g} s budget"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"seconds": None, "ok": None, "note": f"failed: {tail[:200]}"}
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def run(quick: bool = False, out: Path | None = None) -> dict:
     import gradcheck
 
@@ -68,6 +119,20 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
                      f"{r.mismatches} of {r.elements}", ", ".join(rep.sources)])
     report.table(result, "check_grad on 200,704 parameters (median after a warm-up, interleaved)",
                  ["backward", "seconds", "status", "culprit", "elements mismatching", "sources"], rows)
+    if peers.load("torch") is None:
+        result["notes"].append(peers.skipped("torch"))
+    else:
+        budget = 20.0 if quick else 60.0
+        torch_rows = []
+        for fast, mode in ((True, "fast_mode"), (False, "default")):
+            for wrong, name in ((False, "right"), (True, "one element off by 1e-6")):
+                got = _torch_in_child(wrong, fast, budget)
+                verdict = {True: "pass", False: "FAIL", None: "-"}[got.get("ok")]
+                torch_rows.append([mode, name, fmt_seconds(got["seconds"]) if got.get("seconds") else
+                                   got.get("note", "-"), verdict])
+        report.table(result, f"torch.autograd.gradcheck on the same backward (float64), each in a child "
+                     f"process with a {budget:g} s budget", ["mode", "backward", "seconds", "verdict"],
+                     torch_rows)
     seconds = max(timings[n]["total"]["median"] for n in timings)
     named = found.worst_index == (5, 7) and found.culprit == "claimed"
     report.bar(result, "a 784x256 hand-written backward, right and wrong, under 1 s each; the right one "
