@@ -16,6 +16,7 @@ import numpy as np
 from .errors import InputError, UnsupportedOperation
 from .rule import check_rule
 from .rule_report import RuleReport
+from .rule_sources import split
 
 __all__ = ["check_custom_vjp"]
 
@@ -112,12 +113,11 @@ def check_custom_vjp(f: Any, *args: Any, wrt: Sequence[str] | None = None,
             return numpy(jax.jvp(of_params, primals, ts)[1])
 
     def structure(flat: np.ndarray) -> Any:
-        out = rule_f(**at)
-        parts, start = [], 0
-        for o in (out if isinstance(out, tuple) else (out,)):
-            parts.append(flat[start:start + o.size].reshape(o.shape))
-            start += o.size
-        return tuple(parts) if isinstance(out, tuple) else parts[0]
+        if "shapes" not in compiled:  # the output's layout, from one evaluation
+            out = rule_f(**at)
+            compiled["tuple"] = isinstance(out, tuple)
+            compiled["shapes"] = [o.shape for o in (out if compiled["tuple"] else (out,))]
+        return split(flat, compiled["shapes"], compiled["tuple"])
 
     def autodiff_vjp(g_flat: np.ndarray) -> np.ndarray:
         try:

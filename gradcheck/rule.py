@@ -24,7 +24,7 @@ from .options import check_options, check_seed
 from .rule_checks import Checker
 from .rule_claims import Claimed, Problem, written_into
 from .rule_report import RuleReport
-from .rule_sources import Rule, check_output
+from .rule_sources import Rule, check_output, fresh_copy
 
 __all__ = ["check_rule", "assert_rule", "RuleMismatch"]
 
@@ -77,7 +77,7 @@ def _arguments(at: Any, wrt: Any, inputs: Any
             arguments[name] = array.astype(np.float64)
         else:
             # integer arrays as arrays; Python numbers and other objects as they were given
-            arguments[name] = array if kind in "iub" and np.ndim(value) > 0 else _copy(value)
+            arguments[name] = array if kind in "iub" and np.ndim(value) > 0 else fresh_copy(value)
             if kind in "iub" and name not in inputs:
                 automatic.append(name)
     if widened:
@@ -92,14 +92,6 @@ def _arguments(at: Any, wrt: Any, inputs: Any
         raise InputError("nothing to differentiate: give float arguments in at (or name them in wrt)")
     others = [n for n in arguments if n not in params]
     return arguments, params, others, notes, dtypes
-
-
-def _copy(value: Any) -> Any:
-    import copy
-    try:
-        return copy.deepcopy(value)
-    except Exception:  # a module, a lock: passed as it is
-        return value
 
 
 def _whole(value: Any, name: str, low: int) -> int:

@@ -76,10 +76,11 @@ class Checker:
             self.skipped[name] = str(error)
             return None
 
-    def _plan(self, tangents: list[np.ndarray]) -> tuple[np.ndarray, list[int | None], dict]:
-        """Directions for the finite differences: each element's own (small parameters
-        first) while the call budget lasts, else random ones; then the tangents."""
-        rule, slices = self.rule, self.rule.slices()
+    def _plan(self, tangents: list[np.ndarray]) -> tuple[list[int | np.ndarray], dict]:
+        """Directions for the finite differences: each element's own (its flat index;
+        small parameters first) while the call budget lasts, else random ones; then the
+        tangents. ``plan[p]`` says which, and where p's directions start."""
+        rule, slices = self.rule, self.rule.slices
         calls = calls_per_check("central")
         # numeric.py holds outputs x directions x steps numbers at once: a big output
         # gets fewer directions (or none: the numeric source then says why it skipped)
@@ -89,35 +90,30 @@ class Checker:
                 f"the output has {rule.out_size:,} elements: finite differences along even one "
                 f"direction per parameter would hold over {NUMERIC_NUMBERS:,} numbers")
         spare = min(CALL_BUDGET // calls, room) - len(tangents)
-        rows, basis, plan = [], [], {}
+        directions: list[int | np.ndarray] = []
+        plan: dict = {}
         order = sorted(rule.wrt, key=lambda q: slices[q].stop - slices[q].start)
         for k, p in enumerate(order):
             where = slices[p]
             size = where.stop - where.start
             count = min(DIRECTIONS, max(1, spare // (len(order) - k)))
             if size <= spare - (len(order) - k - 1):
-                plan[p] = ("basis", len(basis))
-                for i in range(where.start, where.stop):
-                    basis.append(i)
-                    rows.append(np.zeros(rule.size))
+                plan[p] = ("basis", len(directions))
+                directions += range(where.start, where.stop)
                 spare -= size
             else:
                 u = random_directions(size, count, self.rng)
-                plan[p] = ("random", len(basis), u)
+                plan[p] = ("random", len(directions), u)
                 for d in u:
                     full = np.zeros(rule.size)
                     full[where] = d
-                    rows.append(full)
-                    basis.append(None)
+                    directions.append(full)
                 spare -= count
                 self.notes.append(f"{p}: finite differences along {count} random "
                                   f"directions ({size:,} elements); the exact sources element by element")
-        for v in tangents:
-            rows.append(v)
-            basis.append(None)
-        return np.array(rows), basis, plan
+        return directions + list(tangents), plan
 
-    def _numeric(self, directions: np.ndarray, basis: list, center: np.ndarray
+    def _numeric(self, directions: list[int | np.ndarray], center: np.ndarray
                  ) -> NumericJacobian | None:
         method = self.method
         if method == "auto":
@@ -128,7 +124,7 @@ class Checker:
             method = "richardson"
         self.numeric_method = method
         self.budget.check("the numeric source")
-        return numeric_jacobian(self.rule, directions, basis, method, center)
+        return numeric_jacobian(self.rule, directions, method, center)
 
     # ------------------------------------------------------------ judging
     def _row(self, kind: str, name: str, label: str, v: ArrayVerdict) -> RuleRow:
@@ -173,11 +169,12 @@ class Checker:
             cotangents += [(f"e{k}", np.eye(m)[k]) for k in range(m)]
         tangents = [(f"v{i}", self.rng.standard_normal(n)) for i in range(self.count)]
         self._symbolic()
-        directions, basis, plan = np.zeros((0, n)), [], {}
+        directions: list = []
+        plan: dict = {}
         numeric = None
         try:
-            directions, basis, plan = self._plan([v for _, v in tangents])
-            numeric = self._numeric(directions, basis, center)
+            directions, plan = self._plan([v for _, v in tangents])
+            numeric = self._numeric(directions, center)
         except GradcheckError as error:
             self.skipped["numeric"] = str(error)
         rows: list[RuleRow] = []
@@ -221,7 +218,7 @@ class Checker:
         if not first and claims:
             first.update(claims)
         rows = []
-        for p, where in rule.slices().items():
+        for p, where in rule.slices.items():
             shape = rule.shapes[p]
             sources = {s: x[where] for s, x in exact.items()}
             if self.claimed.vjp is not None:
@@ -233,9 +230,7 @@ class Checker:
             mag = magnitude[where] if magnitude is not None else None
             num = None
             if numeric is not None and plan[p][0] == "basis":
-                cols = slice(plan[p][1], plan[p][1] + where.stop - where.start)
-                num = (g @ numeric.value[:, cols], np.abs(g) @ numeric.error[:, cols],
-                       (numeric.kink[:, cols] & (g != 0)[:, None]).any(axis=0))
+                num = numeric.vjp(g, slice(plan[p][1], plan[p][1] + where.stop - where.start))
             if len(sources) + (numeric is not None) < 2:  # one source: nothing to compare
                 rows.append(RuleRow("vjp", p, label, "undefined", None,
                                     "only one source could run: nothing to compare it with",
@@ -247,9 +242,7 @@ class Checker:
             else:  # the exact sources element by element, then everyone along directions
                 verdict = self._judge(sources, mag, None, shape, low) if len(sources) >= 2 else None
                 start, u = plan[p][1], plan[p][2]
-                cols = slice(start, start + len(u))
-                num = (g @ numeric.value[:, cols], np.abs(g) @ numeric.error[:, cols],
-                       (numeric.kink[:, cols] & (g != 0)[:, None]).any(axis=0))
+                num = numeric.vjp(g, slice(start, start + len(u)))
                 if verdict is None or verdict.status == "ok":
                     along = self._projected(sources, u, num, low)
                     if verdict is None or along.status != "ok":

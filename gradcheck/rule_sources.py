@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -19,7 +20,7 @@ from .errors import GradcheckError, InputError, UnsupportedOperation
 from .model import explain_failure
 from .numeric import EPS, EVAL_ULPS, differentiate_numerically
 
-__all__ = ["Rule", "tape_vjp", "tape_jvp", "symbolic_jacobian", "numeric_jacobian",
+__all__ = ["Rule", "split", "fresh_copy", "tape_vjp", "tape_jvp", "symbolic_jacobian", "numeric_jacobian",
            "JACOBIAN_LIMIT", "check_output"]
 
 # Entries of a Jacobian SymPy is asked for; above it the symbolic source says why it skips.
@@ -44,10 +45,11 @@ class Rule:
     is_tuple: bool = False
     dtypes: dict[str, np.dtype] = field(default_factory=dict)  # the parameters' as given
 
-    @property
+    @cached_property  # the parameters' values are fixed once the Rule is made
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {p: np.shape(self.arguments[p]) for p in self.wrt}
 
+    @cached_property
     def slices(self) -> dict[str, slice]:
         out, start = {}, 0
         for p in self.wrt:
@@ -57,15 +59,16 @@ class Rule:
 
     @property
     def size(self) -> int:
-        return sum(int(np.size(self.arguments[p])) for p in self.wrt)
+        return sum(s.stop - s.start for s in self.slices.values())
 
     @property
     def out_size(self) -> int:
         return sum(int(np.prod(s)) for s in self.out_shapes)
 
     def copies(self, **replace: Any) -> dict[str, Any]:
-        """Fresh copies of every argument (user code may write into what it gets)."""
-        return {**{n: copy.deepcopy(v) for n, v in self.arguments.items()}, **replace}
+        """Fresh copies of the arguments (user code may write into what it gets), and
+        ``replace``'s values (already fresh) in place of theirs."""
+        return {n: replace[n] if n in replace else fresh_copy(v) for n, v in self.arguments.items()}
 
     def outputs(self, out: Any) -> list[Any]:
         """The output as a list of parts (one unless the function returns a tuple)."""
@@ -76,21 +79,34 @@ class Rule:
 
     def structure(self, flat: np.ndarray) -> Any:
         """A flat output vector in the shape of the function's output (a cotangent)."""
-        parts, start = [], 0
-        for shape in self.out_shapes:
-            size = int(np.prod(shape))
-            parts.append(flat[start:start + size].reshape(shape))
-            start += size
-        return tuple(parts) if self.is_tuple else parts[0]
+        return split(flat, self.out_shapes, self.is_tuple)
 
     def unflatten(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        return {p: theta[s].reshape(self.shapes[p]) for p, s in self.slices().items()}
+        return {p: theta[s].reshape(self.shapes[p]) for p, s in self.slices.items()}
 
     def flatten(self, values: Mapping[str, Any]) -> np.ndarray:
         return np.concatenate([np.asarray(values[p], dtype=float).ravel() for p in self.wrt])
 
     def call(self, **replace: Any) -> Any:
         return self.f(**self.copies(**replace))
+
+
+def split(flat: np.ndarray, shapes: Sequence[tuple[int, ...]], is_tuple: bool) -> Any:
+    """A flat vector as arrays of ``shapes``: a tuple of them, or the one array."""
+    parts, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        parts.append(flat[start:start + size].reshape(shape))
+        start += size
+    return tuple(parts) if is_tuple else parts[0]
+
+
+def fresh_copy(value: Any) -> Any:
+    """A deep copy; what cannot be copied (a module, a lock) is passed as it is."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
 
 
 def _tape_failure(rule: Rule, error: Exception) -> UnsupportedOperation:
@@ -246,12 +262,18 @@ class NumericJacobian:
     error: np.ndarray
     kink: np.ndarray
 
+    def vjp(self, g: np.ndarray, columns: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """g^T J u for the directions u in ``columns``: values, error bounds, and whether
+        a kink shows on any output g weighs."""
+        return (g @ self.value[:, columns], np.abs(g) @ self.error[:, columns],
+                (self.kink[:, columns] & (g != 0)[:, None]).any(axis=0))
 
-def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | None],
-                     method: str, center: np.ndarray) -> NumericJacobian:
-    """Finite differences of every output along each direction (row of ``directions``).
-    ``basis[d]`` is the element a direction moves alone (None for a random direction):
-    there the step is taken on the element's own value, as check's numeric source does.
+
+def numeric_jacobian(rule: Rule, directions: Sequence[int | np.ndarray], method: str,
+                     center: np.ndarray) -> NumericJacobian:
+    """Finite differences of every output along each direction: a flat vector over the
+    parameters, or an int, the element it moves alone (there the step is taken on the
+    element's own value, as check's numeric source does).
 
     One call of f serves every output element of a perturbed point, so the cost is the
     steps of numeric.py times the directions, whatever the output size."""
@@ -259,14 +281,15 @@ def numeric_jacobian(rule: Rule, directions: np.ndarray, basis: Sequence[int | N
     m, count = rule.out_size, len(directions)
     scale = np.sqrt(np.mean(theta ** 2)) if theta.size else 1.0
     s = float(np.exp2(np.round(np.log2(scale)))) if scale > 0 else 1.0
-    starts = np.array([theta[b] if b is not None else s for b in basis], dtype=float)
+    alone = [isinstance(d, (int, np.integer)) for d in directions]
+    starts = np.array([theta[d] if one else s for d, one in zip(directions, alone)], dtype=float)
     # every output element is noisy like the largest: a near-zero element is a difference
     floor = EVAL_ULPS * EPS * float(np.max(np.abs(center), initial=0.0))
 
     def output(d: int, t: float) -> np.ndarray:
         x = theta.copy()
-        if basis[d] is not None:
-            x[basis[d]] = t
+        if alone[d]:
+            x[directions[d]] = t
         else:
             x = x + (t - starts[d]) * directions[d]
         try:

@@ -16,6 +16,7 @@ import numpy as np
 from .errors import InputError, UnsupportedOperation
 from .rule import check_rule
 from .rule_report import RuleReport
+from .rule_sources import split
 
 __all__ = ["check_function"]
 
@@ -156,7 +157,8 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
                 out = forward(inputs)
                 if not any(o.requires_grad for o in (out if isinstance(out, (tuple, list)) else [out])):
                     raise RuntimeError("its output is not connected to its inputs (NumPy inside?)")
-                g = _unflatten(g_flat, out)
+                outs = out if isinstance(out, (tuple, list)) else (out,)
+                g = split(g_flat, [tuple(o.shape) for o in outs], isinstance(out, (tuple, list)))
                 result = grads(out, [inputs[names.index(p)] for p in params], g)
         except Exception as error:  # forward is not torch code torch can differentiate
             raise UnsupportedOperation(f"torch cannot differentiate {function_class.__name__}"
@@ -182,12 +184,3 @@ def check_function(function_class: Any, *args: Any, wrt: Sequence[str] | None = 
     return check_rule(f, vjp, jvp if own_jvp else None, at=at, wrt=params, foreign="torch",
                       autodiff=("torch autograd of forward", autodiff_vjp, None), **options)
 
-
-def _unflatten(flat: np.ndarray, out: Any) -> Any:
-    outs = out if isinstance(out, (tuple, list)) else (out,)
-    parts, start = [], 0
-    for o in outs:
-        size = int(np.prod(o.shape))
-        parts.append(flat[start:start + size].reshape(tuple(o.shape)))
-        start += size
-    return tuple(parts) if isinstance(out, (tuple, list)) else parts[0]
