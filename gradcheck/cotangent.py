@@ -25,7 +25,7 @@ def weighted(function: Callable[..., Any], seed: int, weigh: bool = True
         if shape == () or int(np.prod(shape)) == 1:
             return out
         if shape not in seen:
-            seen[shape] = np.random.default_rng(seed).standard_normal(shape)
+            seen[shape] = np.random.default_rng(seed).standard_normal(shape) if weigh else None
         if not weigh:
             return out
         g = seen[shape]
