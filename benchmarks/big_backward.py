@@ -17,19 +17,13 @@ Bar: under 1 s each, the right one passing and the wrong element named.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import peers, report
+from . import peers, report, timing
 from .timing import fmt_seconds, interleaved
-
-ROOT = Path(__file__).resolve().parent.parent
 
 NAME = "big_backward"
 TITLE = "11. A 784x256 hand-written backward"
@@ -81,19 +75,10 @@ def torch_child(wrong: bool, fast: bool) -> dict:
 
 
 def _torch_in_child(wrong: bool, fast: bool, budget: float) -> dict:
-    code = ("import json; from benchmarks.big_backward import torch_child; "
-            f"print('RESULT', json.dumps(torch_child({wrong!r}, {fast!r})))")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=budget, cwd=ROOT, env=env)
-    except subprocess.TimeoutExpired:
+    got, why = timing.in_child("big_backward", f"torch_child({wrong!r}, {fast!r})", budget)
+    if why == "timeout":
         return {"seconds": None, "ok": None, "note": f"did not finish within its {budget:g} s budget"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"seconds": None, "ok": None, "note": f"failed: {tail[:200]}"}
-    return json.loads(lines[-1][len("RESULT "):])
+    return got if why is None else {"seconds": None, "ok": None, "note": why}
 
 
 def run(quick: bool = False, out: Path | None = None) -> dict:

@@ -28,18 +28,14 @@ parameters. Plotted (log-log) with a slope-1 reference.
 from __future__ import annotations
 
 import cProfile
-import json
 import math
-import os
 import pstats
-import subprocess
-import sys
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import peers, report
+from . import peers, report, timing
 from .timing import clock, fmt_ratio, fmt_seconds, median
 
 NAME = "scaling"
@@ -154,7 +150,6 @@ def torch_runner(torch, case: str, n: int, fast: bool) -> Callable[[], dict]:
 
 
 # ------------------------------------------------------------------------------------ measuring
-ROOT = Path(__file__).resolve().parent.parent
 MAKERS = {"sum": lambda n: gradcheck_sum(n), "mlp": lambda n: gradcheck_mlp(n)}
 
 
@@ -182,20 +177,11 @@ def in_child(case: str, repeat: int, budget: float, timeout: float) -> Callable[
     """Measure gradcheck's check at one size in a child process, stopped after ``timeout``:
     a size that would take far too long costs the suite no more than that."""
     def measure(n: int) -> dict:
-        code = ("import json; from benchmarks.scaling import child_main; "
-                f"print('RESULT', json.dumps(child_main({case!r}, {n}, {repeat}, {budget!r})))")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        try:
-            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  timeout=timeout, cwd=ROOT, env=env)
-        except subprocess.TimeoutExpired:
+        got, why = timing.in_child("scaling", f"child_main({case!r}, {n}, {repeat}, {budget!r})", timeout)
+        if why == "timeout":
             return {"seconds": None, "timeout": timeout, "ok": None,
                     "note": f"stopped after {fmt_seconds(timeout)} (the time limit per size)"}
-        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        if done.returncode != 0 or not lines:
-            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            return {"seconds": None, "ok": None, "note": f"failed: {tail[:200]}"}
-        return json.loads(lines[-1][len("RESULT "):])
+        return got if why is None else {"seconds": None, "ok": None, "note": why}
     return measure
 
 

@@ -9,9 +9,16 @@ is run before each timed call and disabled during it.
 from __future__ import annotations
 
 import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = ["Phases", "interleaved", "median", "clock", "ratio", "fmt_seconds", "fmt_ratio"]
 
@@ -104,3 +111,22 @@ def fmt_ratio(value: float | None) -> str:
     if value >= 10:
         return f"{value:.1f}x"
     return f"{value:.2f}x"
+
+
+def in_child(module: str, call: str, timeout: float) -> tuple[dict | None, str | None]:
+    """``benchmarks.<module>.<call>`` (a call returning a JSON-able dict) in a fresh
+    process, stopped after ``timeout`` seconds: (its result, None), or (None, "timeout")
+    or (None, "failed: <its last line of stderr>")."""
+    code = (f"import json; from benchmarks.{module} import {call.split('(')[0]}; "
+            f"print('RESULT', json.dumps({call}))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout, cwd=ROOT, env=env)
+    except subprocess.TimeoutExpired:
+        return None, "timeout"
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"failed: {tail[:200]}"
+    return json.loads(lines[-1][len("RESULT "):]), None
