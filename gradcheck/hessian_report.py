@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from .report import PointResult, Report, _number
+from .report import SEVERITY, PointResult, Report, _number
 
 if TYPE_CHECKING:
     from .hessian_run import Run
@@ -19,7 +19,6 @@ __all__ = ["Entry", "entry_labels", "pair_name", "build_report", "element_name",
 
 # Hessians of at most this many elements list every entry in the JSON.
 ENTRY_LIMIT = 12
-_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 _SOURCES = ("symbolic", "tape", "numeric", "claimed")
 
 
@@ -37,7 +36,7 @@ class Entry:
     def key(self) -> tuple[int, float]:
         rel = self.row.get("rel_error")
         rel = -1.0 if rel is None or (isinstance(rel, float) and math.isnan(rel)) else float(rel)
-        return _SEVERITY[self.row["status"]], rel
+        return SEVERITY[self.row["status"]], rel
 
 
 def entry_labels(shape: tuple[int, ...], where: slice) -> Iterator[tuple[tuple[int, ...], int]]:

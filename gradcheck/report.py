@@ -14,8 +14,8 @@ from .render import render_table
 if TYPE_CHECKING:  # only annotations; explain.py is imported when a trace is asked for
     from .explain import Graph, Trace
 
-__all__ = ["ParamResult", "PointResult", "Report", "SOURCES", "STATUSES", "SCHEMA", "Status",
-           "Source"]
+__all__ = ["ParamResult", "PointResult", "Report", "SOURCES", "STATUSES", "SEVERITY", "SCHEMA",
+           "Status", "Source"]
 
 Status = Literal["ok", "mismatch", "undefined", "nondifferentiable"]
 Source = Literal["symbolic", "tape", "numeric", "claimed"]
@@ -23,8 +23,8 @@ SOURCES: tuple[Source, ...] = ("symbolic", "tape", "numeric", "claimed")
 STATUSES: tuple[Status, ...] = ("ok", "mismatch", "undefined", "nondifferentiable")
 # The JSON's "schema" key; gradcheck/schema/report.schema.json describes this version.
 SCHEMA = "gradcheck/report/1"
-# Worst first when summarising a parameter over many points.
-_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
+# How bad each status is: the worst is what a summary over elements or points shows.
+SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 
 def _number(x: float | None) -> float | None:
@@ -144,9 +144,9 @@ class Report:
         out: dict[str, tuple[PointResult, ParamResult]] = {}
         for point in self.points:
             for r in point.params:
-                key = (_SEVERITY[r.status], r.rel_error if r.rel_error is not None else -1.0)
+                key = (SEVERITY[r.status], r.rel_error if r.rel_error is not None else -1.0)
                 old = out.get(r.name)
-                if old is None or key > (_SEVERITY[old[1].status],
+                if old is None or key > (SEVERITY[old[1].status],
                                          old[1].rel_error if old[1].rel_error is not None else -1.0):
                     out[r.name] = (point, r)
         return out

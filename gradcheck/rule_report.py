@@ -8,10 +8,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .report import SEVERITY
+
 __all__ = ["RuleRow", "RuleReport", "KINDS"]
 
 KINDS = ("vjp", "jvp", "dot", "property")
-_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 
 def _number(x: Any) -> float | None:
@@ -161,7 +162,7 @@ def render(report: RuleReport) -> str:
     header = f"{'check':<9} {'name':<14} {'status':<18} {'checked':<32} detail"
     out += [header, "-" * len(header)]
     for rows in _groups(report.rows):
-        worst = max(rows, key=lambda r: (_SEVERITY[r.status], r.rel_error or 0.0))
+        worst = max(rows, key=lambda r: (SEVERITY[r.status], r.rel_error or 0.0))
         status = worst.status.upper() if worst.status == "mismatch" else worst.status
         if worst.culprit:
             status += f" ({worst.culprit})"

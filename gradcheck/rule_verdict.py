@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from .compare import CLOSE_CALL, TRUST_ORDER, Estimate, Verdict, _agree, classify
+from .report import SEVERITY
 
 __all__ = ["ArrayVerdict", "judge_array", "rounding_bounds", "FIRST_FEW", "ROUNDING_ULPS"]
 
 FIRST_FEW = 5  # mismatching elements listed by index
 ROUNDING_ULPS = 64
 EPS = float(np.finfo(float).eps)
-_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 
 @dataclass
@@ -97,7 +97,7 @@ def judge_array(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarra
         estimates = {s: Estimate(float(values[s][i]), float(bounds[s][i])) for s in sources}
         kink = "finite differences see a kink here (one-sided slopes differ)" \
             if kinks is not None and kinks[i] else None
-        v = classify(estimates, rtol, atol, undefined=undefined, kink=kink)
+        v = classify(estimates, rtol, atol, kink=kink)
         if v.status == "mismatch" and v.culprit == "numeric" and _exact_agree(estimates, rtol, atol):
             verdict.dissent += 1  # finite differences alone against two or more exact sources
             v = Verdict("ok", None, v.rel_error, None, v.refined, v.values)
@@ -108,7 +108,7 @@ def judge_array(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarra
             if len(verdict.first) < FIRST_FEW:
                 verdict.first.append((index, shown))
         rel = v.rel_error if v.rel_error is not None and not math.isnan(v.rel_error) else -1.0
-        key = (_SEVERITY[v.status], rel)
+        key = (SEVERITY[v.status], rel)
         if key > worst_key:
             worst_key = key
             verdict.status, verdict.culprit, verdict.message = v.status, v.culprit, v.message
@@ -123,8 +123,3 @@ def judge_array(values: Mapping[str, np.ndarray], bounds: Mapping[str, np.ndarra
         verdict.rel_error = float(spread[i]) / scale if scale > 0 else 0.0
     return verdict
 
-
-def _relative(value: Any, reference: Any) -> float:
-    scale = abs(float(reference))
-    diff = abs(float(value) - float(reference))
-    return diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)

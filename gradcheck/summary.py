@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from .compare import Estimate, Verdict, classify
-from .report import ParamResult
+from .report import SEVERITY, ParamResult
 
 FIRST_FEW = 5  # mismatching elements a tensor's result lists
 
 __all__ = ["Check", "summarise"]
 
-_SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 
 @dataclass
@@ -31,7 +30,7 @@ class Check:
 
 def _key(verdict: Verdict) -> tuple[int, float]:
     rel = verdict.rel_error if verdict.rel_error is not None else -1.0
-    return _SEVERITY[verdict.status], rel if not math.isnan(rel) else -1.0
+    return SEVERITY[verdict.status], rel if not math.isnan(rel) else -1.0
 
 
 def _values(check: Check, verdict: Verdict) -> dict[str, float]:
@@ -51,7 +50,7 @@ def _label(name: str, label: tuple[int, ...] | int) -> str:
 
 def _message(name: str, checks: Sequence[Check], verdicts: list[Verdict], worst: int,
              unit: str) -> str | None:
-    counts = {s: sum(v.status == s for v in verdicts) for s in _SEVERITY if s != "ok"}
+    counts = {s: sum(v.status == s for v in verdicts) for s in SEVERITY if s != "ok"}
     bad = ", ".join(f"{n} of {len(verdicts)} {unit} {s}" for s, n in counts.items() if n)
     if not bad:
         return None
