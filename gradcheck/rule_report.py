@@ -4,22 +4,14 @@ JSON."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report import SEVERITY
+from .report import SEVERITY, _number
 
 __all__ = ["RuleRow", "RuleReport", "KINDS"]
 
 KINDS = ("vjp", "jvp", "dot", "property")
-
-
-def _number(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _index(name: str, index: tuple[int, ...] | None) -> str:
@@ -126,13 +118,12 @@ def _what(rows: list[RuleRow]) -> str:
 
 
 def _detail(row: RuleRow) -> str:
-    if row.status == "ok" and row.message:
-        return row.message
     if row.status == "ok":
-        rel = (f"sources agree to {row.rel_error:.1e} of the largest value"
-               if row.rel_error is not None and row.kind != "dot" else
-               f"relative difference {row.rel_error:.1e}" if row.rel_error is not None else "")
-        return rel
+        if row.message or row.rel_error is None:
+            return row.message or ""
+        if row.kind == "dot":
+            return f"relative difference {row.rel_error:.1e}"
+        return f"sources agree to {row.rel_error:.1e} of the largest value"
     where = f"{row.label}: " if row.kind != "property" else ""
     count = (f"{row.mismatches} of {row.elements} {row.unit}s mismatch; "
              if row.elements > 1 and row.mismatches else "")
