@@ -255,6 +255,10 @@ class Checker:
     def _jvp_rows(self, label: str, v: np.ndarray, numeric: NumericJacobian | None,
                   column: int) -> list[RuleRow]:
         rule = self.rule
+        claim = self.claimed.jvp_at(v)
+        if claim is None:  # nothing to judge: the sources are not computed
+            return [RuleRow("jvp", "output", label, "mismatch", "claimed",
+                            "jvp gave no usable tangent (see the shape row)")]
         exact: dict[str, np.ndarray] = {}
         magnitude = None
         if self.jacobian is not None:
@@ -267,10 +271,6 @@ class Checker:
             framework = self._exact("autodiff", self.autodiff[2], v)
             if framework is not None:
                 exact["autodiff"] = framework
-        claim = self.claimed.jvp_at(v)
-        if claim is None:
-            return [RuleRow("jvp", "output", label, "mismatch", "claimed",
-                            "jvp gave no usable tangent (see the shape row)")]
         exact["claimed"] = claim
         rows, start = [], 0
         for i, shape in enumerate(rule.out_shapes):
