@@ -33,28 +33,23 @@ def calls_per_check(method: str) -> int:
     return _offsets(np.zeros(1), method).shape[1] + 1
 
 
-def choose_method(method: str, checks: int, problem: Problem) -> str:
+def choose_method(method: str, checks: int, problem: Problem,
+                  point: Mapping[str, Any] | None = None) -> str:
     """``auto``: complex step where the model is analytic (an expression without kinks),
-    else Richardson, for a function while it fits the call budget, else central
-    differences. Complex step is never chosen for a function: NumPy code may not be
-    analytic in it."""
+    else Richardson; for a function only while it fits the call budget and, given the
+    point, while a point's calls pass it at most NUMBERS_PER_POINT numbers in all (a
+    deterministic stand-in for its cost, so a check always picks the same scheme); else
+    central differences. Complex step is never chosen for a function: NumPy code may not
+    be analytic in it."""
     if method != "auto":
         return method
     if problem.model.analytic:
         return "complex"
     if problem.model.batched:
         return "richardson"
-    return "richardson" if checks * calls_per_check("richardson") <= CALL_BUDGET else "central"
-
-
-def affordable(method: str, checks: int, problem: Problem, point: Mapping[str, Any]) -> str:
-    """Richardson for a function only while a point's calls pass it at most
-    NUMBERS_PER_POINT numbers in all (a deterministic stand-in for its cost, so the same
-    check always picks the same scheme), else central differences."""
-    if method != "richardson" or problem.model.batched:
-        return method
-    numbers = sum(int(np.size(v)) for v in {**problem.fixed, **point}.values())
-    return "central" if checks * calls_per_check(method) * numbers > NUMBERS_PER_POINT else method
+    calls = checks * calls_per_check("richardson")
+    numbers = sum(int(np.size(v)) for v in {**problem.fixed, **point}.values()) if point else 0
+    return "richardson" if calls <= CALL_BUDGET and calls * numbers <= NUMBERS_PER_POINT else "central"
 
 
 def _noise(level: float | None) -> Callable[..., np.ndarray] | None:

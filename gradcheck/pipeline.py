@@ -354,14 +354,13 @@ def run_check(problem: Problem, claims: Claims, count: int, seed: int, rtol: flo
     checks = sum(len(directions[p]) if p in directions else n for p, n in problem.sizes.items())
     skipped: dict[str, str] = {}
     symbolic = _symbolic(problem, symbolic_limit, skipped, budget)
-    run = _Run(problem, symbolic, claims, directions, finite.choose_method(method, checks, problem),
-               rtol, atol, per_element, skipped, np.dtype(dt))
+    run = _Run(problem, symbolic, claims, directions, method, rtol, atol, per_element, skipped,
+               np.dtype(dt))
     usable = None
     if symbolic is not None:
         usable = lambda point: _usable(run, symbolic.arguments(problem, point))  # noqa: E731
     chosen, notes = choose_points(problem, count, seed, usable, budget)
-    if method == "auto" and chosen:
-        run.method = finite.affordable(run.method, checks, problem, chosen[0])
+    run.method = finite.choose_method(method, checks, problem, chosen[0] if chosen else None)
     results = [_check_point(run, point) for _, point in budget.within(chosen, notes)]
     notes += [f"the gradient function returned no gradient for {p}: a mismatch (claimed)"
               for p in problem.wrt if p in claims.missing]
