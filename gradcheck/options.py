@@ -8,7 +8,7 @@ from typing import Any
 from .errors import InputError
 from .numeric import METHODS
 
-__all__ = ["check_options", "check_seed"]
+__all__ = ["check_options", "check_seed", "whole_number"]
 
 
 def check_options(rtol: Any, atol: Any, method: Any) -> None:
@@ -20,7 +20,12 @@ def check_options(rtol: Any, atol: Any, method: Any) -> None:
         raise InputError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
 
 
+def whole_number(value: Any, name: str, low: int) -> int:
+    """``value`` as an int, if it is a whole number >= ``low`` (not a bool); else InputError."""
+    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) < low:
+        raise InputError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
+
 def check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not hasattr(seed, "__index__") or int(seed) < 0:
-        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
+    return whole_number(seed, "seed", 0)

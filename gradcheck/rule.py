@@ -20,7 +20,7 @@ import numpy as np
 from .budget import Budget
 from .defaults import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SEED, DEFAULT_TIMEOUT
 from .errors import GradcheckError, InputError
-from .options import check_options, check_seed
+from .options import check_options, check_seed, whole_number
 from .rule_checks import Checker
 from .rule_claims import Claimed, Problem, written_into
 from .rule_report import RuleReport
@@ -85,19 +85,11 @@ def _arguments(at: Any, wrt: Any, inputs: Any
                      "returned in a lower precision are judged to that precision's rounding")
     if automatic:
         notes.append(f"{', '.join(automatic)}: integer or boolean, so inputs (not differentiated)")
-    params = wrt if wrt is not None else [n for n, v in arguments.items()
-                                          if n not in inputs and n not in automatic
-                                          and isinstance(v, np.ndarray) and v.dtype == np.float64]
+    params = wrt if wrt is not None else list(dtypes)  # every float argument taken as one
     if not params:
         raise InputError("nothing to differentiate: give float arguments in at (or name them in wrt)")
     others = [n for n in arguments if n not in params]
     return arguments, params, others, notes, dtypes
-
-
-def _whole(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be a whole number >= {low}, got {value!r}")
-    return int(value)
 
 
 def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
@@ -135,7 +127,7 @@ def check_rule(f: Callable[..., Any], vjp: Callable[..., Any] | None = None,
             raise InputError(f"{name} must be a function, got {type(fn).__name__}")
     check_options(rtol, atol, method)
     seed = check_seed(seed)
-    count = _whole(cotangents, "cotangents", 1)
+    count = whole_number(cotangents, "cotangents", 1)
     budget = Budget(timeout)
     arguments, params, others, notes, dtypes = _arguments(at, wrt, inputs)
     rule = Rule(f, arguments, params, others, dtypes=dtypes)
