@@ -13,6 +13,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.simplify.cse_main import tree_cse
 from sympy.utilities.iterables import numbered_symbols
 
+from .codegen import compile_function
 from .errors import UnsupportedOperation
 
 __all__ = ["compile_numpy", "HighPrecision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
@@ -28,9 +29,10 @@ def _dirac_delta(x: Any, k: int = 0) -> Any:
     return np.where(np.equal(x, 0), np.nan, 0.0)  # 0 off the jump, undefined on it
 
 
-# Heaviside(0) = 1/2 matches the tape's tie rule for max/min and relu. The numpy module
-# object (not the string "numpy") spares lambdify a star-import that loads f2py (0.6 s).
-_NUMPY = [{"Heaviside": lambda x, h0=0.5: np.heaviside(x, h0), "DiracDelta": _dirac_delta}, np]
+# Heaviside(0) = 1/2 matches the tape's tie rule for max/min and relu.
+_NAMESPACE = {**np.__dict__, "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0), "DiracDelta": _dirac_delta}
+_PRINTER_SETTINGS = {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
+                     "user_functions": {"Heaviside": "Heaviside", "DiracDelta": "DiracDelta"}}
 
 
 class _MagnitudePrinter(NumPyPrinter):
@@ -92,13 +94,10 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
     magnitude), broadcast."""
     pieces = [_pieces(e) for e in exprs]
     flat = [piece for group in pieces for piece in group]
-    printer = _MagnitudePrinter({"fully_qualified_modules": False, "inline": True,
-                                 "allow_unknown_functions": True,
-                                 "user_functions": {"Heaviside": "Heaviside", "DiracDelta": "DiracDelta"}}
-                                ) if magnitude else None
-    shared = shared_subexpressions(flat) if cse and _repeats(flat) else ([], flat)
+    printer = (_MagnitudePrinter if magnitude else NumPyPrinter)(_PRINTER_SETTINGS)
+    pairs, reduced = shared_subexpressions(flat) if cse and _repeats(flat) else ([], flat)
     try:
-        raw = sympy.lambdify(symbols, flat, modules=_NUMPY, cse=lambda _: shared, printer=printer)
+        raw = compile_function(symbols, reduced, pairs, _NAMESPACE, printer, magnitude)
     except Exception as error:  # e.g. an unevaluated Derivative SymPy could not print
         raise UnsupportedOperation(f"SymPy cannot compile the derivative to NumPy "
                                    f"({type(error).__name__})") from None
