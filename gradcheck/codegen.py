@@ -1,10 +1,11 @@
-"""SymPy expressions as the source of one Python function over NumPy.
+"""SymPy expressions as the source of one Python function over NumPy or mpmath.
 
 SymPy's printers sort the terms of every sum and the factors of every product, and ask
 for each node's precedence several times: printing is most of what ``sympy.lambdify``
 costs (about 2 ms for a small gradient, 0.5 s for a 1,000-term sum). This walk prints
 the nodes a derivative is made of in the order SymPy holds them, and hands any other
-node to SymPy's NumPy printer, so nothing it cannot print is printed differently.
+node to SymPy's printer, so nothing it cannot print is printed differently. Numbers
+in the mpmath dialect are exact (SymPy's default Python printer wrote 2/3 as a float64).
 
 The generated code names its arguments ``_a0, _a1, ...`` and its shared subexpressions
 ``_c0, ...``: no name a user chose appears in it.
@@ -16,24 +17,50 @@ import importlib
 from typing import Any, Callable, Mapping, Sequence
 
 import sympy
-from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.codeprinter import CodePrinter
 
-__all__ = ["compile_function"]
+__all__ = ["compile_function", "NUMPY", "MPMATH"]
 
 ADD, MUL, NEG, POW, ATOM = 10, 20, 25, 30, 40
 
-_CALLS = {
+_ELEMENTARY = {
     sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan",
-    sympy.asin: "arcsin", sympy.acos: "arccos", sympy.atan: "arctan", sympy.atan2: "arctan2",
     sympy.sinh: "sinh", sympy.cosh: "cosh", sympy.tanh: "tanh",
-    sympy.asinh: "arcsinh", sympy.acosh: "arccosh", sympy.atanh: "arctanh",
     sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs", sympy.sign: "sign",
     sympy.Heaviside: "Heaviside", sympy.DiracDelta: "DiracDelta",
 }
-_LATTICE = {sympy.Max: "maximum", sympy.Min: "minimum"}
+_INVERSE = (sympy.asin, sympy.acos, sympy.atan, sympy.atan2, sympy.asinh, sympy.acosh, sympy.atanh)
+_HALF, _MINUS_HALF = sympy.Rational(1, 2), sympy.Rational(-1, 2)
+
+
+class Dialect:
+    """How numbers, constants and functions are spelled for one numeric library."""
+
+    def __init__(self, module: str, calls: dict, lattice: dict, constants: dict, atoms: dict,
+                 exact: bool):
+        self.module, self.calls, self.lattice = module, calls, lattice
+        self.constants, self.atoms, self.exact = constants, atoms, exact
+
+    def rational(self, p: int, q: int) -> str:
+        return f"(mpf({p})/mpf({q}))" if self.exact else f"({p}/{q})"
+
+    def float(self, value: sympy.Float) -> str:
+        if self.exact:  # every bit of the Float, as SymPy's mpmath printer writes it
+            return f"mpf({tuple(int(v) for v in value._mpf_)!r})"
+        return repr(float(value))
+
+    def constant(self, value: sympy.Expr) -> str | None:
+        return self.constants.get(value) if self.exact else repr(float(value))
+
+
 _ATOMS = {sympy.S.NaN: "nan", sympy.S.Infinity: "inf", sympy.S.NegativeInfinity: "(-inf)",
           sympy.S.ImaginaryUnit: "1j", sympy.S.ComplexInfinity: "nan"}
-_HALF, _MINUS_HALF = sympy.Rational(1, 2), sympy.Rational(-1, 2)
+NUMPY = Dialect("numpy", {**_ELEMENTARY, **{f: "arc" + f.__name__[1:] for f in _INVERSE}},
+                {sympy.Max: "maximum", sympy.Min: "minimum"}, {}, _ATOMS, exact=False)
+MPMATH = Dialect("mpmath", {**_ELEMENTARY, **{f: f.__name__ for f in _INVERSE}},
+                 {sympy.Max: "max", sympy.Min: "min"},
+                 {sympy.pi: "pi", sympy.E: "e", sympy.EulerGamma: "euler", sympy.Catalan: "catalan",
+                  sympy.GoldenRatio: "phi"}, _ATOMS, exact=True)
 
 
 class _Emitter:
@@ -42,8 +69,10 @@ class _Emitter:
     values (the numbers a float64 evaluation adds); see lambdify._MagnitudePrinter,
     which prints what this walk hands over."""
 
-    def __init__(self, names: Mapping[sympy.Symbol, str], fallback: NumPyPrinter, magnitude: bool):
+    def __init__(self, names: Mapping[sympy.Symbol, str], dialect: Dialect, fallback: CodePrinter,
+                 magnitude: bool):
         self.names = names
+        self.dialect = dialect
         self.fallback = fallback
         self.magnitude = magnitude
         self.opaque = 0
@@ -61,21 +90,23 @@ class _Emitter:
         if expr.is_Pow:
             return self._pow(expr)
         if expr.is_NumberSymbol:
-            return repr(float(expr)), ATOM
-        call = _CALLS.get(expr.func)
+            constant = self.dialect.constant(expr)
+            return (constant, ATOM) if constant else (self._handed_over(expr), ATOM)
+        call = self.dialect.calls.get(expr.func)
         if call is not None and not (expr.func is sympy.log and len(expr.args) != 1):
             self.opaque += 1
             try:
                 return f"{call}({', '.join(self.emit(a)[0] for a in expr.args)})", ATOM
             finally:
                 self.opaque -= 1
-        if expr.func in _LATTICE:  # a Max is no Function: its arguments are not opaque
+        lattice = self.dialect.lattice.get(expr.func)
+        if lattice is not None:  # a Max is no Function: its arguments are not opaque
             args = [self.emit(a)[0] for a in expr.args]
             out = args[0]
             for arg in args[1:]:
-                out = f"{_LATTICE[expr.func]}({out}, {arg})"
+                out = f"{lattice}({out}, {arg})"
             return out, ATOM
-        atom = _ATOMS.get(expr)
+        atom = self.dialect.atoms.get(expr)
         if atom is not None:
             return atom, ATOM
         return self._handed_over(expr), ATOM
@@ -84,12 +115,11 @@ class _Emitter:
         if expr.is_Integer:
             text = str(int(expr))
         elif expr.is_Rational:
-            text = f"{expr.p}/{expr.q}"
-            return f"({text})", ATOM
+            return self.dialect.rational(expr.p, expr.q), ATOM
         elif expr.is_Float:
-            text = repr(float(expr))
+            text = self.dialect.float(expr)
         else:
-            atom = _ATOMS.get(expr)
+            atom = self.dialect.atoms.get(expr)
             return (atom, ATOM) if atom is not None else (self._handed_over(expr), ATOM)
         return text, (NEG if text.startswith("-") else ATOM)
 
@@ -140,10 +170,10 @@ class _Emitter:
             if exp == _MINUS_HALF:
                 return f"1/sqrt({self.emit(base)[0]})", MUL
             text = self._factor(base, POW)
-            if exp.is_Integer and exp.is_negative:
+            if exp.is_Integer and exp.is_negative and not self.dialect.exact:
                 return f"{text}**({float(exp)!r})", POW  # NumPy refuses integers to negative powers
             if exp.is_Rational and not exp.is_Integer:
-                return f"{text}**({exp.p}/{exp.q})", POW
+                return f"{text}**{self.dialect.rational(exp.p, exp.q)}", POW
             exponent, precedence = self.emit(exp)
             return f"{text}**{exponent if precedence >= ATOM else f'({exponent})'}", POW
         finally:
@@ -159,19 +189,24 @@ class _Emitter:
 
 def compile_function(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
                      shared: Sequence[tuple[sympy.Symbol, sympy.Expr]], namespace: Mapping[str, Any],
-                     fallback: NumPyPrinter, magnitude: bool = False) -> Callable[..., list]:
-    """f(*arrays) -> [every expression], the ``shared`` subexpressions computed first."""
+                     fallback: CodePrinter, dialect: Dialect = NUMPY, magnitude: bool = False
+                     ) -> Callable[..., list]:
+    """f(*values) -> [every expression], the ``shared`` subexpressions computed first.
+    ``namespace`` provides the dialect's module; what else SymPy's printer used is imported."""
     names = {s: f"_a{i}" for i, s in enumerate(symbols)}
     names.update({s: f"_c{i}" for i, (s, _) in enumerate(shared)})
-    emitter = _Emitter(names, fallback, magnitude)
+    emitter = _Emitter(names, dialect, fallback, magnitude)
     lines = [f"def _generated({', '.join(names[s] for s in symbols)}):"]
     lines += [f"    {names[s]} = {emitter.emit(e)[0]}" for s, e in shared]
     lines.append(f"    return [{', '.join(emitter.emit(e)[0] for e in exprs)}]")
     scope = dict(namespace)
     for module, imported in fallback.module_imports.items():
-        if module != "numpy":
+        if module != dialect.module:
             source = importlib.import_module(module)
             scope.update({name: getattr(source, name) for name in imported})
-    exec(compile("\n".join(lines), "<gradcheck generated>", "exec"), scope)  # source built above from SymPy nodes only
-    return scope["_generated"]
+    source = "\n".join(lines)
+    exec(compile(source, "<gradcheck generated>", "exec"), scope)  # source built above from SymPy nodes only
+    function = scope["_generated"]
+    function.source = source  # for whoever debugs a compiled derivative
+    return function
 

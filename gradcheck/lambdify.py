@@ -4,16 +4,18 @@ evaluation adds up) and evaluated with mpmath at high precision."""
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Callable, Mapping, Sequence
 
 import mpmath
 import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import MpmathPrinter
 from sympy.simplify.cse_main import tree_cse
 from sympy.utilities.iterables import numbered_symbols
 
-from .codegen import compile_function
+from .codegen import MPMATH, compile_function
 from .errors import UnsupportedOperation
 
 __all__ = ["compile_numpy", "HighPrecision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
@@ -97,7 +99,7 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
     printer = (_MagnitudePrinter if magnitude else NumPyPrinter)(_PRINTER_SETTINGS)
     pairs, reduced = shared_subexpressions(flat) if cse and _repeats(flat) else ([], flat)
     try:
-        raw = compile_function(symbols, reduced, pairs, _NAMESPACE, printer, magnitude)
+        raw = compile_function(symbols, reduced, pairs, _NAMESPACE, printer, magnitude=magnitude)
     except Exception as error:  # e.g. an unevaluated Derivative SymPy could not print
         raise UnsupportedOperation(f"SymPy cannot compile the derivative to NumPy "
                                    f"({type(error).__name__})") from None
@@ -111,29 +113,44 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
     return evaluate
 
 
-class HighPrecision:
-    """Expressions compiled for mpmath on a private context at ``digits`` digits: mpmath's
-    global precision is one setting for the whole process, so a check that raised it
-    (mpmath.workdps) would change another thread's arithmetic."""
+_contexts = threading.local()
 
-    def __init__(self, symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
-                 cse: Any = None, digits: int = HIGH_PRECISION_DIGITS):
-        self.ctx = mpmath.MPContext()
-        self.ctx.dps = digits
-        self.digits = digits
-        self.symbols = tuple(symbols)
-        self.count = len(exprs)
-        ctx = self.ctx
+
+def _context(digits: int) -> tuple[mpmath.ctx_mp.MPContext, dict[str, Any]]:
+    """This thread's mpmath context at ``digits``, and the names compiled code sees in it.
+    mpmath's functions raise their context's precision while they work, so a context is
+    never shared between threads (and mpmath's global one never used)."""
+    pool = _contexts.__dict__.setdefault("pool", {})
+    if digits not in pool:
+        ctx = mpmath.MPContext()
+        ctx.dps = digits
         namespace = {name: getattr(ctx, name) for name in dir(mpmath)
                      if not name.startswith("_") and hasattr(ctx, name)}
         namespace.update({"DiracDelta": lambda x, k=0: ctx.nan if x == 0 else ctx.mpf(0),
                           "Heaviside": lambda x, h0=0.5: ctx.mpf(h0) if x == 0 else ctx.mpf(x > 0)})
-        self.function = sympy.lambdify(self.symbols, list(exprs), modules=[namespace], cse=cse)
+        pool[digits] = ctx, namespace
+    return pool[digits]
+
+
+class HighPrecision:
+    """Expressions compiled for mpmath at ``digits`` digits, on a context of the thread
+    that compiled them (see _context)."""
+
+    def __init__(self, symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
+                 cse: Any = None, digits: int = HIGH_PRECISION_DIGITS):
+        self.ctx, namespace = _context(digits)
+        self.digits = digits
+        self.symbols = tuple(symbols)
+        self.count = len(exprs)
+        pairs, reduced = cse(list(exprs)) if cse is not None else ([], list(exprs))
+        self.function = compile_function(self.symbols, reduced, pairs, namespace,
+                                         MpmathPrinter(_PRINTER_SETTINGS), MPMATH)
 
     def __call__(self, arguments: Mapping[str, Any], rows: Sequence[str], reduce: str) -> np.ndarray:
         """Every expression, summed (or averaged) over the data rows. Inputs convert to
         mpmath exactly (a float64 is a dyadic rational): the only rounding left is mpmath's."""
         ctx, count = self.ctx, self.count
+        ctx.dps = self.digits  # whatever an interrupted mpmath function left behind
         length = len(np.asarray(arguments[rows[0]])) if rows else 1
         if length > MAX_REFINED_ROWS:
             return np.full(count, math.nan)
