@@ -26,6 +26,7 @@ Bar: gradcheck flags every wrong claim, the 1e-6 slips included, with no false a
 
 from __future__ import annotations
 
+import gc
 import time
 import traceback
 import warnings
@@ -34,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import corpus, peers, report
+from . import corpus, peers, report, timing
 
 NAME = "verdicts"
 TITLE = "3. Verdict quality"
@@ -93,36 +94,45 @@ def judge_gradcheck() -> Callable[[Case], tuple[bool, str]]:
 def judge_torch(torch, dtype: str = "float64", factor: float = 1.0) -> Callable[[Case], tuple[bool, str]]:
     """torch.autograd.gradcheck on an autograd.Function whose backward is the claim (times
     ``factor``), everything in ``dtype``."""
-    dt = getattr(torch, dtype)
-
     def judge(case: Case) -> tuple[bool, str]:
-        f, claims = case.lambdify("torch")
+        return torch_check(torch, case, dtype, factor)()
 
-        def t(x):
-            return x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=dt)
+    return judge
 
-        def const(v):
-            return torch.tensor(v, dtype=dt)
 
-        class Claimed(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, p):
-                ctx.save_for_backward(p)
-                return t(f(*case.arguments(p, const)))
+def torch_check(torch, case: Case, dtype: str = "float64", factor: float = 1.0
+                ) -> Callable[[], tuple[bool, str]]:
+    """The check of ``judge_torch`` with its functions built (by sympy.lambdify): calling
+    it runs torch.autograd.gradcheck and nothing else."""
+    dt = getattr(torch, dtype)
+    f, claims = case.lambdify("torch")
 
-            @staticmethod
-            def backward(ctx, g):
-                (p,) = ctx.saved_tensors
-                args = case.arguments(p, const)
-                return g * torch.stack([t(c(*args)).reshape(()) for c in claims]) * factor
+    def t(x):
+        return x if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=dt)
 
+    def const(v):
+        return torch.tensor(v, dtype=dt)
+
+    class Claimed(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, p):
+            ctx.save_for_backward(p)
+            return t(f(*case.arguments(p, const)))
+
+        @staticmethod
+        def backward(ctx, g):
+            (p,) = ctx.saved_tensors
+            args = case.arguments(p, const)
+            return g * torch.stack([t(c(*args)).reshape(()) for c in claims]) * factor
+
+    def check() -> tuple[bool, str]:
         p0 = torch.tensor(case.p0, dtype=dt, requires_grad=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ok = torch.autograd.gradcheck(Claimed.apply, (p0,), raise_exception=False)
         return (not ok), "gradcheck returned " + str(bool(ok))
 
-    return judge
+    return check
 
 
 def judge_jax(jax, dtype: str = "float64", factor: float = 1.0) -> Callable[[Case], tuple[bool, str]]:
@@ -241,6 +251,38 @@ JUDGES: list[tuple[str, str | None, Callable]] = [
 
 
 # ------------------------------------------------------------------------------------ the run
+def claim_times(cases: list[Case], torch, rounds: int) -> dict[str, float]:
+    """Seconds per claim, gradcheck and torch.autograd.gradcheck interleaved claim by claim.
+    Each round is a fresh session over the corpus, in its order: SymPy's cache is cleared
+    when it starts, so a check reuses only what earlier claims of this round left there,
+    as in a test run. gradcheck starts from the claim's text; torch gets functions built
+    beforehand (only its check is timed). Each claim's median over the rounds."""
+    from sympy.core.cache import clear_cache
+    judge = judge_gradcheck()
+    checks = [torch_check(torch, case) for case in cases]
+    checks[0]()  # torch's first call in a process initialises it
+    ours: list[list[float]] = [[] for _ in cases]
+    theirs: list[list[float]] = [[] for _ in cases]
+    enabled = gc.isenabled()
+    gc.disable()  # as timeit; collected between claims, outside the clock
+    try:
+        for _ in range(rounds):
+            clear_cache()
+            for k, case in enumerate(cases):
+                for run, out in ((lambda: judge(case), ours[k]), (checks[k], theirs[k])):
+                    start = timing.clock()
+                    run()
+                    out.append(timing.clock() - start)
+                if k % 16 == 15:
+                    gc.collect()
+    finally:
+        if enabled:
+            gc.enable()
+    ours_k, theirs_k = [timing.median(v) for v in ours], [timing.median(v) for v in theirs]
+    return {"gradcheck": sum(ours_k) / len(cases), "torch": sum(theirs_k) / len(cases),
+            "median_ratio": timing.median([a / b for a, b in zip(ours_k, theirs_k)])}
+
+
 def judge_all(cases: list[Case], judge: Callable) -> tuple[list[dict], float]:
     out = []
     start = time.perf_counter()
@@ -348,6 +390,15 @@ def run(quick: bool = False, out: Path | None = None) -> dict:
                      and all(f"{p}: mismatch (culprit claimed)" in v["detail"] for p in case.entry.wrong_params))
         result["notes"].append(f"gradcheck named the claim as the culprit for the wrong parameter in "
                                f"{blamed} of {m['caught']} caught claims")
+    torch = peers.load("torch")
+    if ours and torch is not None:
+        times = claim_times(cases, torch, rounds=1 if quick else 3)
+        ratio = times["gradcheck"] / times["torch"]
+        report.bar(result, "a check costs at most 2x torch.autograd.gradcheck (default mode) per claim",
+                   ratio <= 2.0, f"{timing.fmt_seconds(times['gradcheck'])} vs "
+                   f"{timing.fmt_seconds(times['torch'])} per claim: {ratio:.2f}x "
+                   f"(median over claims {times['median_ratio']:.2f}x)")
+        result["data_times"] = times
     result["notes"].append(f"scipy check_grad threshold: {SCIPY_ABS:g} * max(1, |claimed gradient|)")
     result["data"] = {"tools": {k: {"confusion": v["confusion"], "seconds": v["seconds"],
                                     "verdicts": v["verdicts"]} for k, v in by_tool.items()},

@@ -14,7 +14,7 @@ its expression from the parser's converter (:func:`gradcheck.parse.to_sympy`).
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from .values import unwrap
 from .errors import InputError
-from .parse import CONSTANTS, SyntaxTree, parse_tree, to_sympy
+from .parse import CONSTANTS, SyntaxTree, parse_validated, to_sympy
 from .tape.primitives import PRIMITIVES
 from .tape.tensor import Tensor, apply
 
@@ -89,6 +89,7 @@ class Expression:
     tree: SyntaxTree
     variables: frozenset[str] = frozenset()
     exact: Any = None  # the SymPy form, when the model came as a SymPy expression
+    built: Any = field(default=None, compare=False, repr=False)  # the parser's SymPy form
 
     batched = True  # NumPy broadcasting evaluates many points in one call
     defaults = MappingProxyType({})  # no argument has a default
@@ -96,7 +97,8 @@ class Expression:
     @classmethod
     def parse(cls, text: str, variables: Iterable[str] = ()) -> "Expression":
         variables = frozenset(variables)
-        return cls(parse_tree(text, variables), variables)
+        tree, built = parse_validated(text, variables)
+        return cls(tree, variables, built=built)
 
     @classmethod
     def from_sympy(cls, expr: Any) -> "Expression":
@@ -129,7 +131,9 @@ class Expression:
                        for n in _postorder(self.tree.body))
 
     def to_sympy(self) -> Any:
-        return self.exact if self.exact is not None else to_sympy(self.tree, self.variables)
+        if self.exact is not None:
+            return self.exact
+        return self.built if self.built is not None else to_sympy(self.tree, self.variables)
 
     def __call__(self, **values: Any) -> Any:
         return self.evaluate(values)

@@ -55,6 +55,7 @@ __all__ = [
     "SyntaxTree",
     "parse",
     "parse_tree",
+    "parse_validated",
     "symbol",
     "to_sympy",
 ]
@@ -108,10 +109,16 @@ def parse_tree(text: str, variables: Iterable[str] = ()) -> SyntaxTree:
     >>> ast.dump(parse_tree("x^2").body)
     "BinOp(left=Name(id='x', ctx=Load()), op=Pow(), right=Constant(value=2))"
     """
+    return parse_validated(text, variables)[0]
+
+
+def parse_validated(text: str, variables: Iterable[str] = ()) -> tuple[SyntaxTree, sympy.Expr]:
+    """parse_tree(), and the SymPy expression its validation built (the same as
+    to_sympy(tree, variables) returns: kept, it need not be built twice)."""
     constants = _constants(variables)
     source = _read(text)
     body = source.parse_ast().body
-    _build(source, body, constants)  # validation: the converter runs once
+    expression = _build(source, body, constants)  # validation: the converter runs once
     found: set[str] = set()
     callees: set[int] = set()
     for node in ast.walk(body):  # breadth first: a call comes before its function's name
@@ -120,7 +127,7 @@ def parse_tree(text: str, variables: Iterable[str] = ()) -> SyntaxTree:
         elif isinstance(node, ast.Name) and id(node) not in callees:
             found.add(node.id)
     return SyntaxTree(text, body, tuple(sorted(found - constants.keys())),
-                      tuple(sorted(found & constants.keys())))
+                      tuple(sorted(found & constants.keys()))), expression
 
 
 def to_sympy(tree: SyntaxTree, variables: Iterable[str] = ()) -> sympy.Expr:

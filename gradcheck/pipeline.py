@@ -23,7 +23,7 @@ from .numeric import NumericDerivative
 from .points import KINK_MARGIN, choose_points
 from .precision import dtype_shift, explainer, resolves_slip, rounding_bound
 from .problem import Problem
-from .report import ParamResult, PointResult, Report
+from .report import Derivatives, ParamResult, PointResult, Report
 from .sources import Claims, claimed_gradient, refine_claim, tape_gradient
 from .summary import Check, summarise
 from .symbolic import SymbolicModel, build_symbolic
@@ -305,18 +305,18 @@ def _check_point(run: _Run, point: dict[str, Any]) -> PointResult:
     return PointResult(at, value, params)
 
 
-def _derivatives(run: _Run) -> dict[str, str]:
-    out = {}
+def _derivatives(run: _Run) -> Derivatives:
+    out: dict[str, Any] = {}
     for p, shape in run.problem.shapes.items():
         if p in run.directions:
             out[p] = f"random projection, {len(run.directions[p])} directions"
         elif shape != ():
             out[p] = f"elementwise, shape {shape}"
         elif run.symbolic is not None:
-            out[p] = str(run.symbolic.exprs[run.problem.slices()[p].start])
+            out[p] = run.symbolic.exprs[run.problem.slices()[p].start]  # printed when read
         else:
             out[p] = ""
-    return out
+    return Derivatives(out)
 
 
 def _notes(run: _Run, seed: int, requested: str) -> list[str]:

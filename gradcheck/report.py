@@ -27,6 +27,29 @@ SCHEMA = "gradcheck/report/1"
 SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 
+class Derivatives(Mapping):
+    """Parameter -> its derivative as text, printed on first access: SymPy's printer
+    sorts every sum, which costs more than a small check itself."""
+
+    def __init__(self, forms: Mapping[str, Any]):
+        self._forms = dict(forms)
+
+    def __getitem__(self, name: str) -> str:
+        form = self._forms[name]
+        if not isinstance(form, str):
+            form = self._forms[name] = str(form)
+        return form
+
+    def __iter__(self):
+        return iter(self._forms)
+
+    def __len__(self) -> int:
+        return len(self._forms)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 def _number(x: float | None) -> float | None:
     """JSON has no NaN or infinity: such values become None (the message says why)."""
     if x is None:
@@ -118,7 +141,7 @@ class Report:
 
     expression: str
     wrt: list[str]
-    derivatives: dict[str, str]
+    derivatives: Mapping[str, str]  # a Derivatives, or any mapping of text
     points: list[PointResult]
     sources: list[str]
     skipped: dict[str, str] = field(default_factory=dict)
