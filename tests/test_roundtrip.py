@@ -20,6 +20,7 @@ from gradcheck.parse import (
     SyntaxTree,
     parse,
     parse_tree,
+    parse_validated,
     symbol,
     to_sympy,
 )
@@ -173,6 +174,9 @@ def test_tree_converts_to_what_parse_gives(text):
     assert to_sympy(tree) == parse(text)
     expr = parse(text)
     assert set(tree.names) == {s.name for s in expr.free_symbols}
+    validated, built = parse_validated(text)  # the SymPy form kept from validation
+    assert (validated.names, validated.constants) == (tree.names, tree.constants)
+    assert ast.dump(validated.body) == ast.dump(tree.body) and built == expr
 
 
 def test_tree_fields():
