@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -63,20 +64,6 @@ def _children(node: ast.AST) -> list[ast.AST]:
     return []
 
 
-def _postorder(root: ast.AST) -> list[ast.AST]:
-    """Every node, operands before their node; an explicit stack, since a chain
-    a + b + c + ... of thousands of terms is a left-deep tree."""
-    out, stack = [], [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            out.append(node)
-            continue
-        stack.append((node, True))
-        stack.extend((child, False) for child in reversed(_children(node)))
-    return out
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -122,13 +109,13 @@ class Expression:
     @property
     def size(self) -> int:
         """Operations in the tree (its nodes)."""
-        return len(_postorder(self.tree.body))
+        return len(self._order[0])
 
     @property
     def analytic(self) -> bool:
         """No kinks or jumps anywhere: complex-step differentiation is valid."""
         return not any(isinstance(n, ast.Call) and n.func.id in KINKED_FUNCTIONS
-                       for n in _postorder(self.tree.body))
+                       for n in self._order[0])
 
     def to_sympy(self) -> Any:
         if self.exact is not None:
@@ -140,7 +127,7 @@ class Expression:
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
         """The value at ``values`` (arrays broadcast; tape tensors are recorded on)."""
-        return self._walk(values)[id(self.tree.body)]
+        return self._walk(values)
 
     def magnitude(self, values: Mapping[str, Any]) -> Any:
         """The size of the numbers a float64 evaluation adds up: |a| + |b| for a + b and
@@ -149,7 +136,7 @@ class Expression:
         of a sum that cancels."""
         results = self._walk(values, keep=True)
         size: dict[int, Any] = {}
-        for node in _postorder(self.tree.body):
+        for node in self._order[0]:
             kids = _children(node)
             if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
                 size[id(node)] = size[id(kids[0])] + size[id(kids[1])]
@@ -164,7 +151,7 @@ class Expression:
     def first_undefined(self, values: Mapping[str, Any], limit: int = 200) -> str | None:
         """The innermost part of the text that stops being finite at ``values``."""
         results = self._walk(values, keep=True)
-        for node in _postorder(self.tree.body)[:limit]:
+        for node in self._order[0][:limit]:
             if isinstance(node, (ast.Name, ast.Constant)):
                 continue
             used = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in values})
@@ -183,15 +170,58 @@ class Expression:
         return None
 
     # ------------------------------------------------------------------ the walk
-    def _walk(self, values: Mapping[str, Any], keep: bool = False) -> dict[int, Any]:
-        results: dict[int, Any] = {}
-        for node in _postorder(self.tree.body):
-            args = [results[id(c)] for c in _children(node)]
-            results[id(node)] = self._node(node, args, values)
+    def terms(self) -> list[tuple[float, "Expression"]]:
+        """The top-level terms of a sum, each an Expression of its own with its sign
+        (a - (b - c): +a, -b, +c); anything else is its one term."""
+        out: list[tuple[float, Expression]] = []
+        variables = set(self.tree.names)
+        stack = [(self.tree.body, 1.0)]
+        while stack:
+            node, sign = stack.pop()
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+                stack.append((node.right, -sign if isinstance(node.op, ast.Sub) else sign))
+                stack.append((node.left, sign))
+                continue
+            names = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & variables)
+            tree = SyntaxTree(self.tree.text, node, tuple(names), self.tree.constants)
+            out.append((sign, Expression(tree, self.variables)))
+        return out
+
+    @cached_property
+    def _order(self) -> tuple[list[ast.AST], list[tuple[int, ...]]]:
+        """The nodes in post-order, and each one's operands as positions in it: computed
+        once, since a check evaluates the tree many times (a 3,000-term sum: 9 walks). A
+        node shared by two parents (a SymPy front end shares repeated subtrees) appears
+        once under each, as in the tree."""
+        nodes: list[ast.AST] = []
+        operands: list[tuple[int, ...]] = []
+        finished: list[int] = []  # positions of the nodes whose parent is not out yet
+        stack = [(self.tree.body, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(_children(node)))
+                continue
+            count = len(_children(node))
+            below = tuple(finished[len(finished) - count:]) if count else ()
+            del finished[len(finished) - count:]
+            finished.append(len(nodes))
+            nodes.append(node)
+            operands.append(below)
+        return nodes, operands
+
+    def _walk(self, values: Mapping[str, Any], keep: bool = False) -> Any:
+        """The root's value; with ``keep``, every node's, by id(node)."""
+        nodes, operands = self._order
+        results: list[Any] = [None] * len(nodes)
+        for i, node in enumerate(nodes):
+            below = operands[i]
+            results[i] = self._node(node, [results[k] for k in below], values)
             if not keep:
-                for c in _children(node):
-                    del results[id(c)]
-        return results
+                for k in below:
+                    results[k] = None
+        return {id(node): r for node, r in zip(nodes, results)} if keep else results[-1]
 
     def _node(self, node: ast.AST, args: list, values: Mapping[str, Any]) -> Any:
         if isinstance(node, ast.Constant):

@@ -103,7 +103,10 @@ def tree_from_sympy(expr: sympy.Basic) -> tuple[SyntaxTree, sympy.Expr]:
             stack.extend((a, False) for a in node.args)
         else:
             built[node] = _combine(node, [built[a] for a in node.args])
-    real = expr.xreplace({s: symbol(s.name) for s in expr.free_symbols})
+    # only the symbols that are not already parse()'s: xreplace rebuilds every node above
+    # a replaced one (3 s for 3,000 sin terms), even one replaced by an equal symbol
+    renamed = {s: real for s in expr.free_symbols if (real := symbol(s.name)) != s}
+    real = expr.xreplace(renamed) if renamed else expr
     # SymPy's printer sorts every sum: 0.26 s for 1,000 terms; past PRETTY_NODES, the
     # terms are shown in SymPy's own order
     text = str(expr) if len(built) <= PRETTY_NODES else sympy.sstr(expr, order="none")
