@@ -10,7 +10,9 @@ model is skipped with the reason in ``report.skipped``.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -307,13 +309,14 @@ def _check_point(run: _Run, point: dict[str, Any]) -> PointResult:
 
 def _derivatives(run: _Run) -> Derivatives:
     out: dict[str, Any] = {}
+    slices = run.problem.slices()
     for p, shape in run.problem.shapes.items():
         if p in run.directions:
             out[p] = f"random projection, {len(run.directions[p])} directions"
         elif shape != ():
             out[p] = f"elementwise, shape {shape}"
         elif run.symbolic is not None:
-            out[p] = run.symbolic.exprs[run.problem.slices()[p].start]  # printed when read
+            out[p] = partial(operator.getitem, run.symbolic.exprs, slices[p].start)
         else:
             out[p] = ""
     return Derivatives(out)
@@ -334,7 +337,7 @@ def _symbolic(problem: Problem, limit: int, skipped: dict[str, str], budget: Bud
               ) -> SymbolicModel | None:
     share = budget.share(SYMBOLIC_SHARE)
     try:
-        return share.run("the symbolic source", lambda: build_symbolic(problem, limit, share))
+        return share.run("the symbolic source", lambda: build_symbolic(problem, limit, share, shapes=True))
     except GradcheckError as error:
         skipped["symbolic"] = str(error)
     except RecursionError:  # SymPy's printer and Python's compiler recurse per level

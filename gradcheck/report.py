@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from .render import render_table
@@ -29,7 +30,8 @@ SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 class Derivatives(Mapping):
     """Parameter -> its derivative as text, printed on first access: SymPy's printer
-    sorts every sum, which costs more than a small check itself."""
+    sorts every sum, which costs more than a small check itself. A form is text, a SymPy
+    expression, or a functools.partial that builds one."""
 
     def __init__(self, forms: Mapping[str, Any]):
         self._forms = dict(forms)
@@ -37,7 +39,7 @@ class Derivatives(Mapping):
     def __getitem__(self, name: str) -> str:
         form = self._forms[name]
         if not isinstance(form, str):
-            form = self._forms[name] = str(form)
+            form = self._forms[name] = str(form() if isinstance(form, partial) else form)
         return form
 
     def __iter__(self):

@@ -20,10 +20,11 @@ import sympy
 
 from .budget import Budget
 from .errors import UnsupportedOperation
-from .kinks import KinkSites, kink_model
+from .kinks import KinkSites, kink_arguments, kink_model
 from .lambdify import HighPrecision, compile_numpy, shared_subexpressions
 from .model import explain_failure
 from .problem import Problem
+from .templates import LazyDerivatives, templated
 
 __all__ = ["SymbolicModel", "build_symbolic", "SYMBOLIC_LIMIT", "WORK_LIMIT"]
 
@@ -219,14 +220,17 @@ def _diff_term(term: sympy.Expr, s: sympy.Symbol) -> sympy.Expr:
                        for i, factor in enumerate(factors) if s in factor.free_symbols))
 
 
-def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget | None = None
-                   ) -> SymbolicModel:
+def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget | None = None,
+                   shapes: bool = False) -> SymbolicModel:
     """Trace, differentiate and compile; UnsupportedOperation says why it cannot (the
-    budget running out included)."""
+    budget running out included). ``shapes``: a big smooth sum may be differentiated by
+    the shapes of its terms (templates.py); its ``exprs`` are then built when read."""
     budget = budget or Budget(None)
-    if problem.size > limit:
-        raise UnsupportedOperation(f"{problem.size:,} parameter elements, above the symbolic "
-                                   f"limit of {limit:,} (symbolic_limit=)")
+    too_many = UnsupportedOperation(f"{problem.size:,} parameter elements, above the symbolic "
+                                    f"limit of {limit:,} (symbolic_limit=)")
+    # differentiating an expression by the shapes of its terms is cheap at any size
+    if problem.size > limit and not (shapes and problem.is_expression):
+        raise too_many
     expr, leaves = _trace(problem)
     elements = [s for p in problem.wrt for s in leaves[p].array.flat]
     extra = [leaves[n].array.item() for n in problem.scalar_inputs]
@@ -235,6 +239,14 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget
     if len({s.name for s in all_symbols}) != len(all_symbols):
         raise UnsupportedOperation("names of parameter elements (W_0_1 for W[0, 1]) collide "
                                    "with the function's argument names")
+    if shapes and not rows and not expr.has(sympy.Abs, sympy.sign) and not kink_arguments(expr):
+        shared = templated(expr, all_symbols, len(elements), budget, _diff_term)
+        if shared is not None:
+            return SymbolicModel(expr, tuple(s.name for s in elements), LazyDerivatives(shared),
+                                 all_symbols, rows, problem.reduce, shared.gradient,
+                                 shared.magnitude, shared.value_magnitude, None)
+    if problem.size > limit:
+        raise too_many
     exprs = _differentiate(expr, elements, budget)
     compiling = "the symbolic source (compiling to NumPy)"
     budget.check(compiling)

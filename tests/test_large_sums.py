@@ -62,3 +62,61 @@ def test_a_slip_in_one_element_of_a_large_sum_is_named():
     r = gradcheck.check(chain(), wrt=WRT, at=AT, claimed=claimed, method="richardson")
     flagged = [p.name for p in r.points[0].params if p.status != "ok"]
     assert flagged == ["w17"] and r.points[0].params[17].culprit == "claimed"
+
+
+# --- the symbolic source by the shapes of the terms (templates.py) -----------------------
+def mixed() -> sympy.Expr:
+    """Repeated shapes, a coupling, two constants, a repeated symbol, input-only terms."""
+    return (sympy.Add(*[sympy.sin(w[i] * x[i]) for i in range(N)])
+            + sympy.Add(*[w[i] * w[i + 1] for i in range(N - 1)])
+            + sympy.Add(*[(2 if i % 2 else 3) * w[i] ** 2 for i in range(N)])
+            + sympy.Add(*[w[i] * sympy.exp(w[i] / 4) for i in range(N)])
+            + sympy.Add(*[x[i] ** 2 for i in range(N)]))
+
+
+def mixed_truth() -> np.ndarray:
+    g = np.cos(W * X) * X + np.where(np.arange(N) % 2, 4, 6) * W + np.exp(W / 4) * (1 + W / 4)
+    g[:-1] += W[1:]
+    g[1:] += W[:-1]
+    return g
+
+
+def build(shapes: bool):
+    from gradcheck.problem import make_problem
+    from gradcheck.symbolic import build_symbolic
+    problem = make_problem(mixed(), wrt=WRT, at=AT)
+    model = build_symbolic(problem, shapes=shapes)
+    return problem, model, model.arguments(problem, {n: AT[n] for n in WRT})
+
+
+def test_shapes_give_every_element_its_exact_derivative():
+    _, by_shape, arguments = build(shapes=True)
+    _, plain, same = build(shapes=False)
+    assert by_shape.exprs.__class__.__name__ == "LazyDerivatives"  # the shapes were used
+    grad, mag, size = by_shape.evaluate(arguments)
+    plain_grad, plain_mag, plain_size = plain.evaluate(same)
+    np.testing.assert_allclose(grad, mixed_truth(), rtol=1e-13)
+    np.testing.assert_allclose(grad, plain_grad, rtol=1e-13)
+    np.testing.assert_allclose(mag, plain_mag, rtol=1e-12)
+    assert size == pytest.approx(plain_size, rel=1e-12)
+
+
+def test_a_shaped_derivative_read_as_sympy_is_the_derivative():
+    _, by_shape, arguments = build(shapes=True)
+    point = {sympy.Symbol(k, real=True): sympy.Rational(v) for k, v in arguments.items()}
+    for element in (0, 17, N - 1):
+        value = float(by_shape.exprs[element].subs(point).evalf(30))
+        assert value == pytest.approx(mixed_truth()[element], rel=1e-13)
+    refined = by_shape.refined(arguments)  # mpmath reads every element's expression
+    np.testing.assert_allclose(refined, mixed_truth(), rtol=1e-13)
+
+
+def test_a_big_sum_check_uses_shapes_and_catches_a_slip():
+    truth = mixed_truth()
+    claimed = {name: float(v) for name, v in zip(WRT, truth)}
+    claimed["w3"] *= 1 + 1e-6
+    r = gradcheck.check(mixed(), wrt=WRT, at=AT, claimed=claimed)
+    symbolic = np.array([p.symbolic for p in r.points[0].params])
+    np.testing.assert_allclose(symbolic, truth, rtol=1e-13)
+    assert [p.name for p in r.points[0].params if p.status != "ok"] == ["w3"]
+    assert "symbolic" not in r.skipped and r.derivatives["w0"]
