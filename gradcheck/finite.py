@@ -26,8 +26,6 @@ CALL_BUDGET = 20_000
 NUMBERS_PER_POINT = 50_000_000
 # Numbers (perturbations times point variables) in one broadcast call of an expression.
 _BATCH_NUMBERS = 4_000_000
-# A sum of at least this many terms is differenced term by term (see _term_losses).
-SPLIT_TERMS = 64
 
 
 def calls_per_check(method: str) -> int:
@@ -83,58 +81,18 @@ def _losses(problem: Problem, point: Mapping[str, Any], count: int, dtype: Any,
     return out
 
 
-def _split(problem: Problem) -> list[tuple[float, Any, list[int]]] | None:
-    """An expression that is a sum of at least SPLIT_TERMS terms (no data rows), as its
-    terms with their signs and the parameters each holds (as flat indices)."""
-    if not problem.is_expression or problem.rows:
-        return None
-    terms = problem.model.terms()
-    if len(terms) < SPLIT_TERMS:
-        return None
-    index = {p: j for j, p in enumerate(problem.wrt)}  # an expression's parameters are scalars
-    return [(sign, term, [index[n] for n in term.names if n in index]) for sign, term in terms]
-
-
-def _term_losses(problem: Problem, point: Mapping[str, Any], terms: list, base: np.ndarray,
-                 v: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """For each perturbation k (element index[k] moved to v[k]) the sum of only the terms
-    that hold that element: the rest of the sum does not move, so the differences are
-    the same, at the cost of those terms (O(n) for n independent terms, not O(n**2))."""
-    out = np.zeros(len(v), dtype=v.dtype)
-    order = np.argsort(index, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(index[order]) != 0])
-    moved = {int(index[order[a]]): order[a:b] for a, b in zip(starts, np.r_[starts[1:], len(order)])}
-    given = {**problem.fixed, **point}
-    position = {p: j for j, p in enumerate(problem.wrt)}
-    for sign, term, held in terms:
-        rows = [moved[j] for j in held if j in moved]
-        if not rows:
-            continue
-        ks = np.concatenate(rows)
-        values: dict[str, Any] = {}
-        for name in term.names:
-            if name in position:
-                j = position[name]
-                column = np.full(len(ks), base[j], dtype=v.dtype)
-                mine = index[ks] == j
-                column[mine] = v[ks[mine]]
-                values[name] = column
-            else:
-                values[name] = given[name]
-        out[ks] += sign * np.broadcast_to(np.asarray(term(**values)), (len(ks),))
-    return out
-
-
 def elementwise(problem: Problem, point: Mapping[str, Any], elements: np.ndarray,
                 method: str, noise: float | None = None) -> NumericDerivative:
     """d f / d theta[i] for each flat index in ``elements``, with error bounds."""
     base = problem.flatten(point).astype(float)
-    terms = _split(problem)
+    terms = problem.term_sum
+    given = {**problem.fixed, **point}
 
     def objective(v: np.ndarray, i: np.ndarray) -> np.ndarray:
         index = i.real.astype(int)
-        if terms is not None:
-            return _term_losses(problem, point, terms, base, v, index)
+        by_terms = terms.losses(given, base, v, index) if terms is not None else None
+        if by_terms is not None:
+            return by_terms
 
         def block(a: int, b: int) -> np.ndarray:
             theta = np.tile(base.astype(v.dtype), (b - a, 1))

@@ -21,6 +21,7 @@ import numpy as np
 from .errors import InputError
 from .expression import Expression
 from .model import FunctionModel, as_model
+from .term_sums import TermSum
 from .values import unwrap
 
 __all__ = ["Problem", "make_problem", "resolve_wrt", "REDUCTIONS", "CONSTANT_NAMES"]
@@ -93,6 +94,11 @@ class Problem:
     def slices(self) -> dict[str, slice]:
         """Where each parameter's elements sit in the flat vector."""
         return self._slices
+
+    @cached_property
+    def term_sum(self) -> TermSum | None:
+        """An expression that is a big sum, by the shapes of its terms (term_sums.py)."""
+        return TermSum.of(self)
 
     def flatten(self, values: Mapping[str, Any]) -> np.ndarray:
         return np.concatenate([np.ravel(values[p]) for p in self.wrt])

@@ -38,6 +38,11 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
     from .tape.engine import reachable_nodes
 
     low = np.dtype(dt) != np.float64
+    if not low and problem.term_sum is not None:
+        by_shapes = problem.term_sum.tape_gradient({**problem.fixed, **point},
+                                                   problem.flatten(point).astype(float))
+        if by_shapes is not None:
+            return by_shapes, 0.0, None
     leaves = {p: Tensor(cast(np.asarray(point[p], dtype=float), dt) if low else point[p],
                         requires_grad=True, name=p) for p in problem.wrt}
     others = {n: cast(v, dt) for n, v in {**problem.fixed, **point}.items()

@@ -1,4 +1,4 @@
-"""A sum of many terms is differenced term by term (finite._term_losses): the same
+"""A sum of many terms is differenced term by term (term_sums.py): the same
 derivatives as differencing the whole sum, against hand-derived truth."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ import pytest
 import sympy
 
 import gradcheck
-from gradcheck import finite
+from gradcheck import term_sums
+from gradcheck.expression import Expression
 
-N = 80  # above finite.SPLIT_TERMS
+N = 80  # above term_sums.SPLIT_TERMS
 RNG = np.random.default_rng(7)
 W, X = RNG.uniform(0.3, 1.5, N), RNG.uniform(-1.0, 1.0, N)
 w = sympy.symbols(f"w0:{N}", real=True)
@@ -37,7 +38,7 @@ def chain_truth() -> np.ndarray:
 @pytest.mark.parametrize("method", ["richardson", "central", "complex"])
 def test_split_differences_match_the_hand_derived_gradient(method):
     expr = chain() if method != "complex" else chain() - abs(w[0] + 5) + w[0]
-    assert len(gradcheck.expression.Expression.from_sympy(expr).terms()) >= finite.SPLIT_TERMS
+    assert len(Expression.from_sympy(expr).terms()) >= term_sums.SPLIT_TERMS
     r = gradcheck.check(expr, wrt=WRT, at=AT, method=method)
     assert r.ok, str(r)
     numeric = np.array([p.numeric for p in r.points[0].params])
@@ -47,7 +48,7 @@ def test_split_differences_match_the_hand_derived_gradient(method):
 
 def test_split_and_whole_sum_agree_within_their_error_bounds(monkeypatch):
     split = gradcheck.check(chain(), wrt=WRT, at=AT, method="richardson")
-    monkeypatch.setattr(finite, "SPLIT_TERMS", 10 ** 9)
+    monkeypatch.setattr(term_sums, "SPLIT_TERMS", 10 ** 9)
     whole = gradcheck.check(chain(), wrt=WRT, at=AT, method="richardson")
     for a, b in zip(split.points[0].params, whole.points[0].params):
         assert abs(a.numeric - b.numeric) <= a.numeric_error + b.numeric_error
@@ -118,5 +119,20 @@ def test_a_big_sum_check_uses_shapes_and_catches_a_slip():
     r = gradcheck.check(mixed(), wrt=WRT, at=AT, claimed=claimed)
     symbolic = np.array([p.symbolic for p in r.points[0].params])
     np.testing.assert_allclose(symbolic, truth, rtol=1e-13)
+    tape = np.array([p.tape for p in r.points[0].params])  # the tape ran once per shape
+    np.testing.assert_allclose(tape, truth, rtol=1e-13)
     assert [p.name for p in r.points[0].params if p.status != "ok"] == ["w3"]
     assert "symbolic" not in r.skipped and r.derivatives["w0"]
+
+
+def test_the_tape_by_shapes_matches_the_tape_on_the_whole_sum():
+    from gradcheck.problem import make_problem
+    from gradcheck.sources import tape_gradient
+    problem = make_problem(chain(), wrt=WRT, at=AT)
+    point = {n: AT[n] for n in WRT}
+    assert problem.term_sum is not None and len(problem.term_sum.shapes) < N
+    by_shapes = problem.term_sum.tape_gradient({**problem.fixed, **point}, problem.flatten(point))
+    whole = make_problem(chain(), wrt=WRT, at=AT)
+    whole.__dict__["term_sum"] = None  # the cached property, switched off
+    np.testing.assert_allclose(by_shapes, tape_gradient(whole, point)[0], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(by_shapes, chain_truth(), rtol=1e-13)
