@@ -172,7 +172,7 @@ def symbolic_jacobian(rule: Rule, budget: Budget) -> tuple[np.ndarray, bool]:
     import sympy
 
     from .lambdify import compile_numpy
-    from .symbolic import subexpressions
+    from .templates import subexpressions
     from .stand_in import symbols
     from .stand_in.base import raw
     from .stand_in.rules import as_sympy

@@ -24,7 +24,7 @@ from .kinks import KinkSites, kink_arguments, kink_model
 from .lambdify import HighPrecision, compile_numpy, shared_subexpressions
 from .model import explain_failure
 from .problem import Problem
-from .templates import LazyDerivatives, templated
+from .templates import LazyDerivatives, subexpressions, templated
 
 __all__ = ["SymbolicModel", "build_symbolic", "SYMBOLIC_LIMIT", "WORK_LIMIT"]
 
@@ -125,17 +125,6 @@ def _real(value: Any) -> np.ndarray:
     return np.where(array.imag == 0, array.real, np.nan)
 
 
-
-
-def subexpressions(expr: sympy.Basic, cap: int) -> int:
-    """Distinct subexpressions of ``expr`` (at most ``cap``): linear even when shared."""
-    seen, stack = set(), [expr]
-    while stack and len(seen) < cap:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(node.args)
-    return len(seen)
 
 
 def _trace(problem: Problem) -> tuple[sympy.Expr, dict[str, Any]]:
@@ -240,7 +229,7 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget
         raise UnsupportedOperation("names of parameter elements (W_0_1 for W[0, 1]) collide "
                                    "with the function's argument names")
     if shapes and not rows and not expr.has(sympy.Abs, sympy.sign) and not kink_arguments(expr):
-        shared = templated(expr, all_symbols, len(elements), budget, _diff_term)
+        shared = templated(expr, all_symbols, len(elements), budget, _diff_term, WORK_LIMIT)
         if shared is not None:
             return SymbolicModel(expr, tuple(s.name for s in elements), LazyDerivatives(shared),
                                  all_symbols, rows, problem.reduce, shared.gradient,

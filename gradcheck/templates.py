@@ -23,7 +23,7 @@ import sympy
 from .budget import Budget
 from .lambdify import compile_numpy
 
-__all__ = ["Templated", "LazyDerivatives", "templated"]
+__all__ = ["Templated", "LazyDerivatives", "templated", "subexpressions"]
 
 MIN_TERMS = 64  # fewer terms: the plain per-element derivatives cost no more
 
@@ -126,10 +126,23 @@ class LazyDerivatives(SequenceABC):
         return self._built[element]
 
 
+def subexpressions(expr: sympy.Basic, cap: int) -> int:
+    """Distinct subexpressions of ``expr`` (at most ``cap``): linear even when shared."""
+    seen, stack = set(), [expr]
+    while stack and len(seen) < cap:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(node.args)
+    return len(seen)
+
+
 def templated(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], elements: int, budget: Budget,
-              differentiate: Callable[[sympy.Expr, sympy.Symbol], sympy.Expr]) -> Templated | None:
-    """The sum's terms grouped by shape, when it has at least MIN_TERMS terms and some
-    shape repeats; else None (the caller differentiates element by element)."""
+              differentiate: Callable[[sympy.Expr, sympy.Symbol], sympy.Expr],
+              work_limit: int) -> Templated | None:
+    """The sum's terms grouped by shape, when it has at least MIN_TERMS terms, some shape
+    repeats and differentiating the shapes stays within ``work_limit``; else None (the
+    caller differentiates element by element, or says why it cannot)."""
     if not isinstance(expr, sympy.Add) or len(expr.args) < MIN_TERMS:
         return None
     position = {s: j for j, s in enumerate(symbols)}
@@ -146,6 +159,12 @@ def templated(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], elements: int, 
         first.setdefault(key, term)
     if len(shapes) > len(expr.args) // 2:
         return None  # hardly any sharing: nothing to gain
+    work = 0  # as symbolic.WORK_LIMIT estimates it, per shape instead of per term
+    for key, rows in shapes.items():
+        held = sum(1 for k in range(len(rows[0])) if any(r[k] < elements for r in rows))
+        work += subexpressions(first[key], work_limit + 1) * held
+        if work > work_limit:
+            return None  # the caller's estimate decides, and says why
     groups = []
     for key, rows in shapes.items():
         budget.check("the symbolic source (SymPy differentiating)")

@@ -136,3 +136,18 @@ def test_the_tape_by_shapes_matches_the_tape_on_the_whole_sum():
     whole.__dict__["term_sum"] = None  # the cached property, switched off
     np.testing.assert_allclose(by_shapes, tape_gradient(whole, point)[0], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(by_shapes, chain_truth(), rtol=1e-13)
+
+
+def test_a_function_sum_of_dense_shapes_is_exact_and_a_too_dense_one_refused():
+    from gradcheck.problem import make_problem
+    from gradcheck.symbolic import build_symbolic
+    X = RNG.normal(size=(8, 4))
+    Wm = RNG.normal(size=(4, 10)) * 0.3
+    problem = make_problem(lambda W: np.sum(np.tanh(X @ W)), at={"W": Wm})
+    model = build_symbolic(problem, shapes=True)
+    assert model.exprs.__class__.__name__ == "LazyDerivatives"  # 80 terms, 8 shapes
+    grad = model.evaluate(model.arguments(problem, {"W": Wm}))[0]
+    np.testing.assert_allclose(grad.reshape(4, 10), X.T @ (1 - np.tanh(X @ Wm) ** 2), rtol=1e-12)
+    X = RNG.normal(size=(8, 100))
+    dense = gradcheck.check(lambda W: np.sum(np.tanh(X @ W)), at={"W": RNG.normal(size=(100, 10)) * 0.1})
+    assert "estimated work above" in dense.skipped["symbolic"]
