@@ -169,12 +169,23 @@ def repeat_runs(run: Callable[[], dict], repeat: int, budget: float) -> dict:
 def child_main(case: str, n: int, repeat: int, budget: float) -> dict:
     """In a fresh process: warm up on the smallest size (imports, SymPy's lazy imports),
     then time the check at size n."""
-    import resource
     MAKERS[case](SIZES[0])()
     out = repeat_runs(MAKERS[case](n), repeat, budget)
-    # the child's peak resident memory: the problem (a SymPy sum of n terms) included
-    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mib"] = peak_mib()
     return out
+
+
+def peak_mib() -> float | None:
+    """This process's peak resident memory (the problem, a SymPy sum of n terms, included).
+    Linux's VmHWM: getrusage's ru_maxrss would carry over the parent's size through exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def in_child(case: str, repeat: int, budget: float, timeout: float) -> Callable[[int], dict]:
