@@ -87,9 +87,12 @@ class TermSum:
         return cls(shapes, len(problem.wrt), inputs)
 
     def _values(self, given: Mapping[str, Any], base: np.ndarray) -> np.ndarray | None:
-        """The value vector: parameters, then inputs; None if an input is not a number."""
+        """The value vector: parameters, then inputs; None if an input is missing or not
+        a number (the caller then evaluates the whole sum)."""
+        if any(n not in given for n in self.inputs):
+            return None
         inputs = [np.asarray(given[n]) for n in self.inputs]
-        if any(a.ndim for a in inputs):
+        if any(a.ndim or a.dtype.kind not in "biuf" for a in inputs):
             return None
         return np.concatenate([base, np.array(inputs, dtype=float)])
 
