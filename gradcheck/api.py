@@ -97,7 +97,9 @@ def check(expression: Model, wrt: Sequence[str] | str | None = None,
         per_element: keep every element's values in the Report (``to_dict`` includes them).
         projections: random directions per tensor parameter instead of elements; None
             (default) uses them above 2,000 elements only.
-        symbolic_limit: parameter elements above which SymPy is skipped.
+        symbolic_limit: parameter elements above which SymPy is skipped (by default, an
+            expression that is a smooth sum of 64 terms or more is differentiated by the
+            shapes of its terms at any size).
         timeout: seconds the check may take (None: no limit). SymPy gets half of it; a
             source that cannot finish is skipped with the reason, points left unchecked
             are named in the notes, and the check answers with what finished.

@@ -66,8 +66,9 @@ MPMATH = Dialect("mpmath", {**_ELEMENTARY, **{f: f.__name__ for f in _INVERSE}},
 class _Emitter:
     """Python source of SymPy nodes. ``magnitude``: every sum outside a function's
     argument or a non-polynomial power is printed as the sum of its terms' absolute
-    values (the numbers a float64 evaluation adds); see lambdify._MagnitudePrinter,
-    which prints what this walk hands over."""
+    values (the numbers a float64 evaluation adds), as lambdify._MagnitudePrinter does
+    for what this walk hands over; like it, the denominator of a quotient is sized as a
+    sum (w/(x + y) as w/(|x| + |y|))."""
 
     def __init__(self, names: Mapping[sympy.Symbol, str], dialect: Dialect, fallback: CodePrinter,
                  magnitude: bool):
@@ -139,7 +140,9 @@ class _Emitter:
         if coeff.is_negative:
             sign, coeff = "-", -coeff
         numerator, denominator = [], []
-        if coeff.is_Rational:
+        if coeff.is_Rational and self.dialect.exact and coeff.q != 1:
+            numerator.append(self.dialect.rational(coeff.p, coeff.q))  # max(1, x)/3: no int/int
+        elif coeff.is_Rational:
             if coeff.p != 1:
                 numerator.append(str(coeff.p))
             if coeff.q != 1:

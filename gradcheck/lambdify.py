@@ -133,23 +133,36 @@ def _context(digits: int) -> tuple[mpmath.ctx_mp.MPContext, dict[str, Any]]:
 
 
 class HighPrecision:
-    """Expressions compiled for mpmath at ``digits`` digits, on a context of the thread
-    that compiled them (see _context)."""
+    """Expressions compiled for mpmath at ``digits`` digits, on the context of the thread
+    that calls them (see _context): compiled again for another thread, so no two
+    threads ever share a context."""
 
     def __init__(self, symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
                  cse: Any = None, digits: int = HIGH_PRECISION_DIGITS):
-        self.ctx, namespace = _context(digits)
         self.digits = digits
         self.symbols = tuple(symbols)
         self.count = len(exprs)
-        pairs, reduced = cse(list(exprs)) if cse is not None else ([], list(exprs))
-        self.function = compile_function(self.symbols, reduced, pairs, namespace,
-                                         MpmathPrinter(_PRINTER_SETTINGS), MPMATH)
+        self._shared = cse(list(exprs)) if cse is not None else ([], list(exprs))
+        self._compiled: dict[int, tuple[Any, Callable[..., list]]] = {}
+        self._here()
+
+    def _here(self) -> tuple[Any, Callable[..., list]]:
+        """This thread's context and the expressions compiled on it."""
+        thread = threading.get_ident()
+        if thread not in self._compiled:
+            ctx, namespace = _context(self.digits)
+            pairs, reduced = self._shared
+            self._compiled[thread] = ctx, compile_function(
+                self.symbols, reduced, pairs, namespace, MpmathPrinter(_PRINTER_SETTINGS), MPMATH)
+        return self._compiled[thread]
+
+    ctx = property(lambda self: self._here()[0])
+    function = property(lambda self: self._here()[1])
 
     def __call__(self, arguments: Mapping[str, Any], rows: Sequence[str], reduce: str) -> np.ndarray:
         """Every expression, summed (or averaged) over the data rows. Inputs convert to
         mpmath exactly (a float64 is a dyadic rational): the only rounding left is mpmath's."""
-        ctx, count = self.ctx, self.count
+        (ctx, function), count = self._here(), self.count
         ctx.dps = self.digits  # whatever an interrupted mpmath function left behind
         length = len(np.asarray(arguments[rows[0]])) if rows else 1
         if length > MAX_REFINED_ROWS:
@@ -157,7 +170,7 @@ class HighPrecision:
         total = [ctx.mpf(0)] * count
         for i in range(length):
             try:
-                raw = self.function(*(ctx.mpf(float(np.asarray(arguments[s.name])[i] if s.name in rows
+                raw = function(*(ctx.mpf(float(np.asarray(arguments[s.name])[i] if s.name in rows
                                                     else arguments[s.name])) for s in self.symbols))
             except (ValueError, ZeroDivisionError, OverflowError, NameError, TypeError):
                 return np.full(count, math.nan)  # outside the domain, or a function mpmath lacks

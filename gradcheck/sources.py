@@ -39,8 +39,11 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
 
     low = np.dtype(dt) != np.float64
     if not low and problem.term_sum is not None:
-        by_shapes = problem.term_sum.tape_gradient({**problem.fixed, **point},
-                                                   problem.flatten(point).astype(float))
+        try:
+            by_shapes = problem.term_sum.tape_gradient({**problem.fixed, **point},
+                                                       problem.flatten(point).astype(float))
+        except Exception:  # the whole expression on the tape below says what went wrong
+            by_shapes = None
         if by_shapes is not None:
             return by_shapes, 0.0, None
     leaves = {p: Tensor(cast(np.asarray(point[p], dtype=float), dt) if low else point[p],

@@ -217,8 +217,10 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget
     budget = budget or Budget(None)
     too_many = UnsupportedOperation(f"{problem.size:,} parameter elements, above the symbolic "
                                     f"limit of {limit:,} (symbolic_limit=)")
-    # differentiating an expression by the shapes of its terms is cheap at any size
-    if problem.size > limit and not (shapes and problem.is_expression):
+    # differentiating an expression by the shapes of its terms is cheap at any size; a
+    # symbolic_limit the user chose is still theirs
+    by_shapes = shapes and problem.is_expression and limit == SYMBOLIC_LIMIT
+    if problem.size > limit and not by_shapes:
         raise too_many
     expr, leaves = _trace(problem)
     elements = [s for p in problem.wrt for s in leaves[p].array.flat]
@@ -241,11 +243,11 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget
     budget.check(compiling)
     gradient = compile_numpy(all_symbols, exprs)
     budget.check(compiling)
-    # no shared subexpressions here: a sum moved out of a function's argument by CSE
-    # would be printed as a sum of magnitudes
+    # no shared subexpressions in magnitudes: a sum moved out of a function's argument
+    # by CSE would be printed as a sum of magnitudes
     magnitude = compile_numpy(all_symbols, exprs, magnitude=True, cse=False)
     budget.check(compiling)
-    value_magnitude = compile_numpy(all_symbols, [expr], magnitude=True)
+    value_magnitude = compile_numpy(all_symbols, [expr], magnitude=True, cse=False)
     budget.check(compiling)
     return SymbolicModel(expr, tuple(s.name for s in elements), exprs, all_symbols, rows,
                          problem.reduce, gradient, magnitude, value_magnitude,

@@ -43,6 +43,14 @@ def _shape(term: sympy.Basic) -> tuple[tuple, list[sympy.Symbol]]:
     return key(term), list(order)
 
 
+def _real(part: np.ndarray) -> np.ndarray:
+    """As symbolic._real: a complex value is its real part where the imaginary part
+    vanishes, else undefined (NaN)."""
+    if not np.iscomplexobj(part):
+        return part.astype(float)
+    return np.where(part.imag == 0, part.real, np.nan)
+
+
 class _Group:
     """One shape: its derivative by each placeholder some term binds to an element,
     compiled over the placeholders, and where each term's placeholders point."""
@@ -57,7 +65,8 @@ class _Group:
         self.derivatives = [differentiate(self.shape, self.placeholders[k]) for k in self.wanted]
         self.values = compile_numpy(self.placeholders, self.derivatives)
         self.magnitudes = compile_numpy(self.placeholders, self.derivatives, magnitude=True, cse=False)
-        self.size = compile_numpy(self.placeholders, [self.shape], magnitude=True)
+        # no shared subexpressions: one moved out of a function would be sized as a sum
+        self.size = compile_numpy(self.placeholders, [self.shape], magnitude=True, cse=False)
 
     def arguments(self, values: np.ndarray) -> dict[str, np.ndarray]:
         return {p.name: values[self.bound[:, k]] for k, p in enumerate(self.placeholders)}
@@ -76,11 +85,12 @@ class Templated:
 
     def _gather(self, arguments: Mapping[str, Any], magnitude: bool) -> list:
         values = self._vector(arguments)
-        out = np.zeros(self.elements, dtype=np.result_type(values, float))
+        out = np.zeros(self.elements)
         for group in self.groups:
             evaluate = group.magnitudes if magnitude else group.values
             for k, part in zip(group.wanted, evaluate(**group.arguments(values))):
-                part = np.broadcast_to(np.abs(part) if magnitude else part, (len(group.bound),))
+                part = _real(np.broadcast_to(part, (len(group.bound),)))
+                part = np.abs(part) if magnitude else part
                 target = group.bound[:, k]
                 mine = target < self.elements
                 np.add.at(out, target[mine], part[mine])
@@ -119,6 +129,8 @@ class LazyDerivatives(SequenceABC):
         return self.source.elements
 
     def __getitem__(self, element: int) -> sympy.Expr:
+        if element < 0:
+            element += len(self)
         if not 0 <= element < len(self):
             raise IndexError(element)
         if element not in self._built:

@@ -92,3 +92,26 @@ def test_undefined_values_stay_undefined():
     assert np.isinf(values[1][1]) and np.isnan(values[2][0])
     assert np.isnan(compile_numpy((w,), [sympy.zoo * w])(w=1.0)[0])
     assert mpmath.isnan(HighPrecision((w,), [sympy.zoo * w]).function(mpmath.mpf(1))[0])
+
+
+def test_a_rational_coefficient_stays_exact_when_the_rest_is_an_integer():
+    compiled = HighPrecision((x,), [sympy.Max(x, 1) / 3])  # max(1, 0.5) is the int 1
+    ctx = compiled.ctx
+    (third,) = compiled.function(ctx.mpf(0.5))
+    assert abs(third - ctx.mpf(1) / 3) < ctx.mpf(10) ** -45
+
+
+def test_each_thread_evaluates_on_its_own_context():
+    import threading
+    compiled = HighPrecision((w,), [sympy.exp(w) / 7])
+    here = compiled({"w": 0.5}, (), "sum")
+    seen = {}
+
+    def other():
+        seen["value"] = compiled({"w": 0.5}, (), "sum")
+        seen["ctx"] = compiled.ctx
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert seen["ctx"] is not compiled.ctx and np.array_equal(seen["value"], here)

@@ -151,3 +151,23 @@ def test_a_function_sum_of_dense_shapes_is_exact_and_a_too_dense_one_refused():
     X = RNG.normal(size=(8, 100))
     dense = gradcheck.check(lambda W: np.sum(np.tanh(X @ W)), at={"W": RNG.normal(size=(100, 10)) * 0.1})
     assert "estimated work above" in dense.skipped["symbolic"]
+
+
+def test_a_complex_shaped_derivative_is_undefined_as_per_element():
+    expr = sympy.Add(*[(-2) ** w[i] * x[i] for i in range(N)])
+    from gradcheck.problem import make_problem
+    from gradcheck.symbolic import build_symbolic
+    at = {**{f"w{i}": 2.0 for i in range(N)}, **{f"x{i}": 1.0 for i in range(N)}}
+    problem = make_problem(expr, wrt=WRT, at=at)
+    point = {n: at[n] for n in WRT}
+    by_shape = build_symbolic(problem, shapes=True)
+    plain = build_symbolic(problem, shapes=False)
+    assert by_shape.exprs.__class__.__name__ == "LazyDerivatives"
+    grad = by_shape.evaluate(by_shape.arguments(problem, point))[0]
+    assert np.all(np.isnan(grad)) and np.all(np.isnan(plain.evaluate(plain.arguments(problem, point))[0]))
+
+
+def test_a_symbolic_limit_the_user_gives_is_kept_for_big_sums():
+    r = gradcheck.check(chain(), wrt=WRT, at=AT, symbolic_limit=10)
+    assert "symbolic" in r.skipped and "symbolic limit of 10" in r.skipped["symbolic"]
+    assert "symbolic" not in gradcheck.check(mixed(), wrt=WRT, at=AT).skipped
