@@ -26,7 +26,7 @@ from .budget import Budget
 from .errors import GradcheckError, UnsupportedOperation
 from .finite import calls_per_check
 from .kinks import KinkSites, kink_model
-from .lambdify import HighPrecision, compile_numpy, shared_subexpressions
+from .lambdify import HighPrecision, compile_numpy, real_values, shared_subexpressions
 from .model import explain_failure
 from .numeric import NumericDerivative, differentiate_numerically
 from .problem import Problem
@@ -56,12 +56,6 @@ def _reduce(outputs: list, length: int, reduce: str, lead: tuple = ()) -> np.nda
 
 def _length(rows: tuple, arguments: Mapping[str, Any]) -> int:
     return len(np.asarray(arguments[rows[0]])) if rows else 0
-
-
-def _real(array: np.ndarray) -> np.ndarray:
-    if not np.iscomplexobj(array):
-        return array.astype(float)
-    return np.where(array.imag == 0, array.real, np.nan)
 
 
 @dataclass
@@ -94,8 +88,8 @@ class SymbolicHessian:
         """The Hessian and the magnitude of the terms each entry adds up, (n, n) each."""
         m, length = self.model, _length(self.model.rows, arguments)
         with np.errstate(all="ignore"):
-            value = _real(_reduce(self.values(**arguments), length, m.reduce))
-            size = np.abs(_real(_reduce(self.magnitude(**arguments), length, m.reduce)))
+            value = real_values(_reduce(self.values(**arguments), length, m.reduce))
+            size = np.abs(real_values(_reduce(self.magnitude(**arguments), length, m.reduce)))
         return self._matrix(value), self._matrix(size)
 
     def refined(self, arguments: Mapping[str, Any]) -> np.ndarray:
@@ -154,7 +148,7 @@ def build_hessian(model: SymbolicModel, limit: int = HESSIAN_SYMBOLIC_LIMIT,
     budget.check(compiling)
     values = compile_numpy(model.symbols, exprs)
     budget.check(compiling)
-    magnitude = compile_numpy(model.symbols, exprs, magnitude=True, cse=False)
+    magnitude = compile_numpy(model.symbols, exprs, magnitude=True)
     budget.check(compiling)
     sites = kink_model(sympy.Tuple(model.expr, *model.exprs), elements, model.symbols)
     return SymbolicHessian(model, upper, exprs, values, magnitude, sites)
@@ -185,7 +179,7 @@ def symbolic_gradient(model: SymbolicModel, problem: Problem, point: Mapping[str
         return out
 
     with np.errstate(all="ignore"):
-        size = np.abs(_real(_reduce(model.magnitude(**arguments), length, model.reduce)))
+        size = np.abs(real_values(_reduce(model.magnitude(**arguments), length, model.reduce)))
     return gradients, size.reshape(n)
 
 

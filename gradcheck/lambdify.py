@@ -18,7 +18,8 @@ from sympy.utilities.iterables import numbered_symbols
 from .codegen import MPMATH, compile_function
 from .errors import UnsupportedOperation
 
-__all__ = ["compile_numpy", "HighPrecision", "shared_subexpressions", "HIGH_PRECISION_DIGITS"]
+__all__ = ["compile_numpy", "HighPrecision", "shared_subexpressions", "real_values",
+           "HIGH_PRECISION_DIGITS"]
 
 HIGH_PRECISION_DIGITS = 50
 # mpmath costs some 50 us per row and derivative: beyond this many data rows the
@@ -93,11 +94,14 @@ def _pieces(expr: sympy.Expr) -> list[sympy.Expr]:
 def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
                   magnitude: bool = False, cse: bool = True) -> Callable[..., list[np.ndarray]]:
     """One NumPy function of keyword arrays returning every expression's value (or term
-    magnitude), broadcast."""
+    magnitude), broadcast. Magnitudes never share subexpressions: a sum moved out of a
+    function's argument by CSE would be printed as a sum of magnitudes (|w| + |x| for
+    the w - x inside cos(w - x))."""
     pieces = [_pieces(e) for e in exprs]
     flat = [piece for group in pieces for piece in group]
     printer = (_MagnitudePrinter if magnitude else NumPyPrinter)(_PRINTER_SETTINGS)
-    pairs, reduced = shared_subexpressions(flat) if cse and _repeats(flat) else ([], flat)
+    shared = cse and not magnitude and _repeats(flat)
+    pairs, reduced = shared_subexpressions(flat) if shared else ([], flat)
     try:
         raw = compile_function(symbols, reduced, pairs, _NAMESPACE, printer, magnitude=magnitude)
     except Exception as error:  # e.g. an unevaluated Derivative SymPy could not print
@@ -111,6 +115,15 @@ def compile_numpy(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr],
             return [out[a] if b == a + 1 else sum(out[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
     return evaluate
+
+
+def real_values(value: Any) -> np.ndarray:
+    """A compiled derivative's float64 values; a complex one (SymPy's (-1)**x*log(-1)) is
+    its real part where the imaginary part vanishes, else undefined (NaN), never a warning."""
+    array = np.asarray(value)
+    if not np.iscomplexobj(array):
+        return array.astype(float)
+    return np.where(array.imag == 0, array.real, np.nan)
 
 
 _contexts = threading.local()

@@ -33,9 +33,8 @@ def tape_gradient(problem: Problem, point: Mapping[str, Any], dt: Any = np.float
     Anything the tape cannot follow, a value leaving it included (``math.exp(w)``,
     ``float(w)``), raises UnsupportedOperation naming the operation and the line.
     """
-    from .tape.engine import enable_grad, strict
+    from .tape.engine import enable_grad, reachable_nodes, strict
     from .tape.tensor import Tensor
-    from .tape.engine import reachable_nodes
 
     low = np.dtype(dt) != np.float64
     if not low and problem.term_sum is not None:

@@ -21,7 +21,7 @@ import sympy
 from .budget import Budget
 from .errors import UnsupportedOperation
 from .kinks import KinkSites, kink_arguments, kink_model
-from .lambdify import HighPrecision, compile_numpy, shared_subexpressions
+from .lambdify import HighPrecision, compile_numpy, real_values, shared_subexpressions
 from .model import explain_failure
 from .problem import Problem
 from .templates import LazyDerivatives, subexpressions, templated
@@ -63,7 +63,7 @@ class SymbolicModel:
         return {s.name: values[s.name] for s in self.symbols}
 
     def _reduce(self, outputs: list[np.ndarray]) -> np.ndarray:
-        out = np.array([_real(o) for o in np.broadcast_arrays(*outputs)])
+        out = np.array([real_values(o) for o in np.broadcast_arrays(*outputs)])
         if not self.rows:
             return out.reshape(len(outputs))
         return out.sum(axis=-1) if self.reduce == "sum" else out.mean(axis=-1)
@@ -114,15 +114,6 @@ class SymbolicModel:
                 self._refined["mpmath"] = HighPrecision(self.symbols, self.exprs, shared_subexpressions)
             self._refined[key] = self._refined["mpmath"](arguments, self.rows, self.reduce)
         return self._refined[key]
-
-
-def _real(value: Any) -> np.ndarray:
-    """A derivative's float64 value; a complex one (SymPy's (-1)**x*log(-1)) is its real
-    part where the imaginary part vanishes, else undefined (NaN), never a warning."""
-    array = np.asarray(value)
-    if not np.iscomplexobj(array):
-        return array.astype(float)
-    return np.where(array.imag == 0, array.real, np.nan)
 
 
 
@@ -243,11 +234,9 @@ def build_symbolic(problem: Problem, limit: int = SYMBOLIC_LIMIT, budget: Budget
     budget.check(compiling)
     gradient = compile_numpy(all_symbols, exprs)
     budget.check(compiling)
-    # no shared subexpressions in magnitudes: a sum moved out of a function's argument
-    # by CSE would be printed as a sum of magnitudes
-    magnitude = compile_numpy(all_symbols, exprs, magnitude=True, cse=False)
+    magnitude = compile_numpy(all_symbols, exprs, magnitude=True)
     budget.check(compiling)
-    value_magnitude = compile_numpy(all_symbols, [expr], magnitude=True, cse=False)
+    value_magnitude = compile_numpy(all_symbols, [expr], magnitude=True)
     budget.check(compiling)
     return SymbolicModel(expr, tuple(s.name for s in elements), exprs, all_symbols, rows,
                          problem.reduce, gradient, magnitude, value_magnitude,

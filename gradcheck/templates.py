@@ -21,7 +21,7 @@ import numpy as np
 import sympy
 
 from .budget import Budget
-from .lambdify import compile_numpy
+from .lambdify import compile_numpy, real_values
 
 __all__ = ["Templated", "LazyDerivatives", "templated", "subexpressions"]
 
@@ -43,14 +43,6 @@ def _shape(term: sympy.Basic) -> tuple[tuple, list[sympy.Symbol]]:
     return key(term), list(order)
 
 
-def _real(part: np.ndarray) -> np.ndarray:
-    """As symbolic._real: a complex value is its real part where the imaginary part
-    vanishes, else undefined (NaN)."""
-    if not np.iscomplexobj(part):
-        return part.astype(float)
-    return np.where(part.imag == 0, part.real, np.nan)
-
-
 class _Group:
     """One shape: its derivative by each placeholder some term binds to an element,
     compiled over the placeholders, and where each term's placeholders point."""
@@ -64,9 +56,8 @@ class _Group:
         self.wanted = [k for k in range(bound.shape[1]) if np.any(bound[:, k] < elements)]
         self.derivatives = [differentiate(self.shape, self.placeholders[k]) for k in self.wanted]
         self.values = compile_numpy(self.placeholders, self.derivatives)
-        self.magnitudes = compile_numpy(self.placeholders, self.derivatives, magnitude=True, cse=False)
-        # no shared subexpressions: one moved out of a function would be sized as a sum
-        self.size = compile_numpy(self.placeholders, [self.shape], magnitude=True, cse=False)
+        self.magnitudes = compile_numpy(self.placeholders, self.derivatives, magnitude=True)
+        self.size = compile_numpy(self.placeholders, [self.shape], magnitude=True)
 
     def arguments(self, values: np.ndarray) -> dict[str, np.ndarray]:
         return {p.name: values[self.bound[:, k]] for k, p in enumerate(self.placeholders)}
@@ -89,7 +80,7 @@ class Templated:
         for group in self.groups:
             evaluate = group.magnitudes if magnitude else group.values
             for k, part in zip(group.wanted, evaluate(**group.arguments(values))):
-                part = _real(np.broadcast_to(part, (len(group.bound),)))
+                part = real_values(np.broadcast_to(part, (len(group.bound),)))
                 part = np.abs(part) if magnitude else part
                 target = group.bound[:, k]
                 mine = target < self.elements
