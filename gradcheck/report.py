@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from .render import render_table
@@ -30,8 +29,8 @@ SEVERITY = {"mismatch": 3, "undefined": 2, "nondifferentiable": 1, "ok": 0}
 
 class Derivatives(Mapping):
     """Parameter -> its derivative as text, printed on first access: SymPy's printer
-    sorts every sum, which costs more than a small check itself. A form is text, a SymPy
-    expression, or a functools.partial that builds one."""
+    sorts every sum, which costs more than a small check itself. A form is text, or a
+    function of no arguments that builds the expression to print."""
 
     def __init__(self, forms: Mapping[str, Any]):
         self._forms = dict(forms)
@@ -39,7 +38,7 @@ class Derivatives(Mapping):
     def __getitem__(self, name: str) -> str:
         form = self._forms[name]
         if not isinstance(form, str):
-            form = self._forms[name] = str(form() if isinstance(form, partial) else form)
+            form = self._forms[name] = str(form())
         return form
 
     def __iter__(self):
